@@ -1,0 +1,3 @@
+from tts_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The embedded loopback TTS server, speaking with espeak-ng."""
