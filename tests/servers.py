@@ -1,0 +1,462 @@
+"""Fault-injecting HTTP servers the tests own.
+
+Written on raw sockets (socketserver), not a web framework, so each fault is
+real on the wire: a reset is a TCP RST, a truncated body really stops short, a
+dripping stream really arrives byte by byte.
+
+    with FaultServer() as srv:
+        url = srv.url("/slow", delay_ms=500)
+
+Every server listens on 127.0.0.1 on an ephemeral port, serves each connection
+in a daemon thread (keep-alive, so connection reuse can be tested), records
+every request in `srv.requests`, and stops by itself: `stop()` closes every open
+connection, and no route runs longer than `HARD_CAP_S`.
+
+Routes (parameters in the query string):
+  /echo                  records the request, answers a short WAV
+  /wav?seconds=&rate=    a WAV (audio/wav)
+  /pcm?seconds=&rate=    raw s16le mono PCM, 24 kHz by default (audio/pcm)
+  /slow?delay_ms=        waits, then answers a WAV
+  /first-byte?delay_ms=  waits, then sends status line, headers and WAV at once
+  /drip?interval_ms=&count=   a WAV in `count` chunked pieces, one per interval
+  /endless?interval_ms=  chunked bytes until the client goes (or HARD_CAP_S)
+  /truncated             Content-Length larger than what is sent, then close
+  /reset                 reads the request, closes with RST (SO_LINGER 0)
+  /close                 reads the request, closes without answering
+  /html500               500 with an HTML page titled "Kaboom: model not loaded"
+  /json400               400 with an OpenAI-style error JSON
+  /detail422             422 with a FastAPI-style validation error
+  /wav-as-html           a valid WAV labelled text/html
+  /base64-json           {"audio": "<base64 WAV>", "meta": {...}}
+  /nested-json           {"result": {"audio": {"data": "<base64 WAV>"}}}
+  /url-json              {"audio_url": ".../wav", "result": {"url": ".../wav"}}
+  /sse?format=pcm|wav&count=   OpenAI speech.audio.delta events, then speech.audio.done
+  /voices?variant=       wrapped (default) | list | objects | dict
+  /redirect?to=/wav      302 to another route
+  /status?code=&type=&body=   any status with the given content type and body
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import socket
+import socketserver
+import struct
+import threading
+import time
+import wave
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+HARD_CAP_S = 60.0
+
+REASONS = {
+    200: "OK", 302: "Found", 400: "Bad Request", 404: "Not Found",
+    422: "Unprocessable Entity", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def make_pcm(seconds: float, rate: int = 24000, freq: float = 440.0) -> bytes:
+    """Mono signed 16-bit little-endian samples of a sine tone at half scale."""
+    n = max(0, int(round(seconds * rate)))
+    step = 2 * math.pi * freq / rate
+    return struct.pack(f"<{n}h", *(int(16000 * math.sin(i * step)) for i in range(n)))
+
+
+def make_wav(seconds: float, rate: int = 22050) -> bytes:
+    """A valid mono 16-bit WAV file of a 440 Hz tone lasting `seconds`."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(make_pcm(seconds, rate))
+    return buf.getvalue()
+
+
+@dataclass
+class RecordedRequest:
+    """One request as it arrived: headers keep the client's spelling and order."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: list[tuple[str, str]]
+    body: bytes
+    raw_head: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first header called `name` (case-insensitive), or None."""
+        low = name.lower()
+        return next((v for k, v in self.headers if k.lower() == low), None)
+
+
+@dataclass
+class _Conn:
+    sock: socket.socket
+    buf: bytearray = field(default_factory=bytearray)
+
+    def recv_more(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def read_head(self) -> bytes | None:
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 1 << 20 or not self.recv_more():
+                return None
+        head, _, rest = bytes(self.buf).partition(b"\r\n\r\n")
+        self.buf = bytearray(rest)
+        return head
+
+    def read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not self.recv_more():
+                raise ConnectionError("client closed mid-body")
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def read_line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            if not self.recv_more():
+                raise ConnectionError("client closed mid-body")
+        line, _, rest = bytes(self.buf).partition(b"\r\n")
+        self.buf = bytearray(rest)
+        return line
+
+    def read_chunked(self) -> bytes:
+        out = bytearray()
+        while True:
+            size = int(self.read_line().split(b";")[0], 16)
+            if size == 0:
+                while self.read_line():  # trailers end with an empty line
+                    pass
+                return bytes(out)
+            out += self.read_exact(size)
+            self.read_exact(2)
+
+
+class _Stop(Exception):
+    """The route ended the connection on purpose."""
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _TcpServer
+
+    def handle(self) -> None:
+        owner = self.server.owner
+        sock: socket.socket = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(HARD_CAP_S)
+        owner._track(sock, add=True)
+        conn = _Conn(sock)
+        try:
+            if conn.recv_more() and conn.buf[:1] == b"\x16":
+                # a TLS ClientHello on this plain port: answer like a plain
+                # HTTP server does, which fails the client's handshake for real
+                sock.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+                return
+            while not owner._stopping.is_set():
+                req = self._read_request(conn)
+                if req is None:
+                    return
+                owner.requests.append(req)
+                keep = owner._route(req, sock)
+                if not keep or (req.header("connection") or "").lower() == "close":
+                    return
+        except (OSError, ValueError, _Stop):
+            return
+        finally:
+            owner._track(sock, add=False)
+
+    @staticmethod
+    def _read_request(conn: _Conn) -> RecordedRequest | None:
+        head = conn.read_head()
+        if head is None:
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _version = lines[0].split(" ", 2)
+        headers = []
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.append((name, value.strip()))
+        parts = urlsplit(target)
+        req = RecordedRequest(
+            method, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers, b"", head,
+        )
+        if (req.header("transfer-encoding") or "").lower() == "chunked":
+            req.body = conn.read_chunked()
+        else:
+            req.body = conn.read_exact(int(req.header("content-length") or 0))
+        return req
+
+
+class _TcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, owner: FaultServer) -> None:
+        self.owner = owner
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class FaultServer:
+    """A misbehaving HTTP/1.1 server on 127.0.0.1; a context manager.
+
+    `requests` lists every request received; `connections` counts accepted
+    TCP connections (to check keep-alive reuse).
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.connections = 0
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._tcp = _TcpServer(self)
+        self.port: int = self._tcp.server_address[1]
+        self._thread = threading.Thread(
+            target=self._tcp.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str, **query: Any) -> str:
+        """The absolute URL of `path` on this server, with `query` encoded."""
+        q = f"?{urlencode(query)}" if query else ""
+        return f"{self.base}{path}{q}"
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, end every open connection, and return promptly."""
+        self._stopping.set()
+        self._tcp.shutdown()
+        with self._lock:
+            socks = list(self._open)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._tcp.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _track(self, sock: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._open.add(sock)
+                self.connections += 1
+            else:
+                self._open.discard(sock)
+
+    # ---- routes -------------------------------------------------------
+
+    def _route(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        """Answer `req`; False when the connection must close afterwards."""
+        handler = getattr(self, "_r_" + req.path.strip("/").replace("-", "_"), None)
+        if handler is None:
+            _respond(sock, 404, "text/plain", b"no such route: " + req.path.encode())
+            return True
+        return handler(req, sock) is not False
+
+    def _r_echo(self, req: RecordedRequest, sock: socket.socket) -> None:
+        _respond(sock, 200, "audio/wav", make_wav(0.1))
+
+    def _r_wav(self, req: RecordedRequest, sock: socket.socket) -> None:
+        wav = make_wav(float(req.query.get("seconds", 0.2)), int(req.query.get("rate", 22050)))
+        _respond(sock, 200, "audio/wav", wav)
+
+    def _r_pcm(self, req: RecordedRequest, sock: socket.socket) -> None:
+        pcm = make_pcm(float(req.query.get("seconds", 0.2)), int(req.query.get("rate", 24000)))
+        _respond(sock, 200, "audio/pcm", pcm)
+
+    def _r_slow(self, req: RecordedRequest, sock: socket.socket) -> None:
+        self._sleep(int(req.query.get("delay_ms", 1000)) / 1000)
+        _respond(sock, 200, "audio/wav", make_wav(0.1))
+
+    _r_first_byte = _r_slow
+
+    def _r_drip(self, req: RecordedRequest, sock: socket.socket) -> None:
+        interval = int(req.query.get("interval_ms", 50)) / 1000
+        count = max(1, int(req.query.get("count", 5)))
+        wav = make_wav(float(req.query.get("seconds", 0.2)))
+        size = -(-len(wav) // count)
+        sock.sendall(_head(200, "audio/wav", chunked=True))
+        for i in range(count):
+            if i:
+                self._sleep(interval)
+            sock.sendall(_chunk(wav[i * size:(i + 1) * size]))
+        sock.sendall(b"0\r\n\r\n")
+
+    def _r_endless(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        interval = int(req.query.get("interval_ms", 10)) / 1000
+        sock.sendall(_head(200, "audio/pcm", chunked=True))
+        piece = _chunk(make_pcm(0.02))
+        end = time.monotonic() + HARD_CAP_S
+        while time.monotonic() < end and not self._stopping.is_set():
+            sock.sendall(piece)  # raises once the client has gone
+            self._sleep(interval)
+        return False
+
+    def _r_truncated(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        wav = make_wav(0.1)
+        sock.sendall(_head(200, "audio/wav", length=len(wav)) + wav[: len(wav) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        return False
+
+    def _r_reset(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        return False
+
+    def _r_close(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        sock.shutdown(socket.SHUT_RDWR)
+        return False
+
+    def _r_html500(self, req: RecordedRequest, sock: socket.socket) -> None:
+        page = (b"<!DOCTYPE html>\n<html><head><title>Kaboom: model not loaded</title></head>\n"
+                b"<body><h1>Internal Server Error</h1><p>Traceback...</p></body></html>\n")
+        _respond(sock, 500, "text/html; charset=utf-8", page)
+
+    def _r_json400(self, req: RecordedRequest, sock: socket.socket) -> None:
+        err = {"error": {"message": "Invalid voice 'nobody'. Choose one of: alloy, echo.",
+                         "type": "invalid_request_error", "param": "voice", "code": None}}
+        _respond(sock, 400, "application/json", json.dumps(err).encode())
+
+    def _r_detail422(self, req: RecordedRequest, sock: socket.socket) -> None:
+        err = {"detail": [{"type": "missing", "loc": ["body", "input"],
+                           "msg": "Field required", "input": {}}]}
+        _respond(sock, 422, "application/json", json.dumps(err).encode())
+
+    def _r_wav_as_html(self, req: RecordedRequest, sock: socket.socket) -> None:
+        _respond(sock, 200, "text/html", make_wav(0.1))
+
+    def _r_base64_json(self, req: RecordedRequest, sock: socket.socket) -> None:
+        b64 = base64.b64encode(make_wav(0.1)).decode()
+        doc = {"audio": b64, "meta": {"rate": 22050, "seconds": 0.1, "format": "wav"}}
+        _respond(sock, 200, "application/json", json.dumps(doc).encode())
+
+    def _r_nested_json(self, req: RecordedRequest, sock: socket.socket) -> None:
+        b64 = base64.b64encode(make_wav(0.1)).decode()
+        doc = {"result": {"audio": {"data": b64, "format": "wav"}}, "ok": True}
+        _respond(sock, 200, "application/json", json.dumps(doc).encode())
+
+    def _r_url_json(self, req: RecordedRequest, sock: socket.socket) -> None:
+        doc = {"audio_url": self.url("/wav"), "result": {"url": self.url("/wav")}}
+        _respond(sock, 200, "application/json", json.dumps(doc).encode())
+
+    def _r_sse(self, req: RecordedRequest, sock: socket.socket) -> None:
+        fmt = req.query.get("format", "pcm")
+        audio = make_wav(0.2) if fmt == "wav" else make_pcm(0.2)
+        count = max(1, int(req.query.get("count", 4)))
+        size = -(-len(audio) // count)
+        sock.sendall(_head(200, "text/event-stream", chunked=True))
+        for i in range(count):
+            ev = {"type": "speech.audio.delta",
+                  "audio": base64.b64encode(audio[i * size:(i + 1) * size]).decode()}
+            sock.sendall(_chunk(b"data: " + json.dumps(ev).encode() + b"\n\n"))
+        done = {"type": "speech.audio.done",
+                "usage": {"input_tokens": 5, "output_tokens": count, "total_tokens": 5 + count}}
+        sock.sendall(_chunk(b"data: " + json.dumps(done).encode() + b"\n\n") + b"0\r\n\r\n")
+
+    def _r_voices(self, req: RecordedRequest, sock: socket.socket) -> None:
+        names = [("af_bella", "Bella"), ("am_adam", "Adam"), ("bf_emma", "Emma")]
+        variant = req.query.get("variant", "wrapped")
+        doc: Any
+        if variant == "list":
+            doc = [v for v, _ in names]
+        elif variant == "objects":
+            doc = [{"voice_id": v, "name": n} for v, n in names]
+        elif variant == "dict":
+            doc = {v: {"name": n, "language": "en"} for v, n in names}
+        else:
+            doc = {"voices": [{"id": v, "name": n} for v, n in names]}
+        _respond(sock, 200, "application/json", json.dumps(doc).encode())
+
+    def _r_redirect(self, req: RecordedRequest, sock: socket.socket) -> None:
+        to = req.query.get("to", "/wav")
+        sock.sendall(_head(302, "text/plain", length=0, extra=[("Location", to)]))
+
+    def _r_status(self, req: RecordedRequest, sock: socket.socket) -> None:
+        code = int(req.query.get("code", 500))
+        ctype = req.query.get("type", "text/plain")
+        _respond(sock, code, ctype, req.query.get("body", "").encode())
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stopping.wait(seconds):
+            raise _Stop
+
+
+class BlackholeServer:
+    """A port that never completes a TCP handshake: connecting to it times out.
+
+    It listens with a backlog of 0, never accepts, and fills its accept queue
+    with its own connections, so the kernel drops further SYNs: a real connect
+    timeout without leaving 127.0.0.1.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port: int = self._listener.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> BlackholeServer:
+        for _ in range(8):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self._fillers.append(s)
+        time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in self._fillers:
+            s.close()
+        self._listener.close()
+
+
+def _head(status: int, ctype: str, *, length: int | None = None, chunked: bool = False,
+          extra: list[tuple[str, str]] | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}", f"Content-Type: {ctype}"]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+    elif length is not None:
+        lines.append(f"Content-Length: {length}")
+    lines += [f"{k}: {v}" for k, v in extra or []]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def _respond(sock: socket.socket, status: int, ctype: str, body: bytes) -> None:
+    sock.sendall(_head(status, ctype, length=len(body)) + body)

@@ -1,0 +1,244 @@
+"""The command line: `tts-tui` (the TUI) and its script-friendly subcommands.
+
+Errors go to stderr as one line `error: ...` with exit code 1 (2 for usage);
+never a traceback (set TTS_TUI_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tts_tui import __version__
+from tts_tui.core import config as config_mod
+from tts_tui.core.errors import ConfigError, TtsError
+from tts_tui.core.model import Config
+
+
+class UsageError(Exception):
+    """Bad arguments: exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="tts-tui", description="A terminal workbench for text-to-speech HTTP endpoints.")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $TTS_TUI_CONFIG or ~/.config/tts-tui/config.toml)")
+    parser.add_argument("--version", action="version", version=f"tts-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    say = sub.add_parser("say", help="speak a text with a service")
+    say.add_argument("text", help='the text to speak ("-" reads standard input)')
+    say.add_argument("-s", "--service", help="service name (default: the first one)")
+    say.add_argument("--voice", help="voice to use instead of the service's")
+    say.add_argument("-o", "--output", metavar="FILE", help="also save the audio to FILE")
+    say.add_argument("--no-play", action="store_true", help="do not play the audio")
+    say.add_argument("--json", action="store_true", help="print the exchange's metrics as JSON")
+
+    voices = sub.add_parser("voices", help="list a service's voices")
+    voices.add_argument("-s", "--service", help="service name (default: the first one)")
+    voices.add_argument("--json", action="store_true", help="print JSON")
+
+    check = sub.add_parser("check", help="check services answer with audio (exit 1 on failure)")
+    check.add_argument("-s", "--service", help="only this service (default: all)")
+    check.add_argument("--json", action="store_true", help="print one JSON object per service")
+
+    serve = sub.add_parser("serve", help="run the embedded espeak-ng TTS server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+
+    presets = sub.add_parser("presets", help="list known servers, or print one's [[services]] block")
+    presets.add_argument("name", nargs="?", help="preset name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return run(args)
+    except UsageError as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
+        print("try: tts-tui --help", file=sys.stderr)
+        return 2
+    except TtsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        if os.environ.get("TTS_TUI_DEBUG"):
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} (set TTS_TUI_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "presets":
+        return cmd_presets(args)
+    if args.command == "serve":
+        from tts_tui.server.app import serve
+
+        return serve(args.host, args.port)
+    config = load_config(args.config)
+    if args.command is None:
+        return run_tui(config)
+    return asyncio.run(COMMANDS[args.command](config, args))
+
+
+def load_config(cli_path: str | None) -> Config:
+    """Find, create on first run, and load the config; warnings go to stderr."""
+    path = config_mod.resolve_path(cli_path)
+    if config_mod.ensure_exists(path):
+        print(f"created a commented config file at {path}", file=sys.stderr)
+    try:
+        config = config_mod.load(path)
+    except ConfigError as exc:
+        where = f":{exc.line}" + (f":{exc.column}" if exc.column else "") if exc.line else ""
+        exc.message = f"{path}{where}: {exc.message}"
+        exc.line = exc.column = None
+        raise
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return config
+
+
+def run_tui(config: Config) -> int:
+    try:
+        from tts_tui.ui.app import run as run_app
+    except ImportError:
+        print("the TUI is not built yet; try: tts-tui say \"Hello there\"", file=sys.stderr)
+        return 2
+    return run_app(config)
+
+
+async def cmd_say(config: Config, args: argparse.Namespace) -> int:
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.speech import speak, summary
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    service = config.service(args.service)
+    client = HttpClient()
+    try:
+        result = await speak(service, text, client=client, voice=args.voice)
+    finally:
+        await client.aclose()
+    ex = result.exchange
+    out: dict[str, Any] = ex.metrics()
+    if not result.ok or result.audio is None:
+        if args.json:
+            print(json.dumps(out))
+        raise TtsError(ex.error or "no audio")
+    if args.output:
+        from tts_tui.core.audio import save
+
+        out["file"] = str(save(result.audio, Path(args.output).expanduser()))
+    played, reason = False, None
+    if not args.no_play:
+        played, reason = play(config, result.audio)
+    out["played"] = played
+    out["silent_reason"] = reason
+    if args.json:
+        print(json.dumps(out))
+    else:
+        line = f"{service.name}: {summary(ex)}"
+        if "file" in out:
+            line += f" → {out['file']}"
+        print(line, file=sys.stderr)
+        if reason:
+            print(f"silent: {reason}", file=sys.stderr)
+    return 0
+
+
+def play(config: Config, audio: Any) -> tuple[bool, str | None]:
+    """Play to the end; (played, why silent)."""
+    from tts_tui.core.player import Player
+
+    player = Player(config.audio.output)
+    if not player.available:
+        return False, player.silent_reason
+    player.play(audio)
+    if player.state == "silent":
+        return False, player.silent_reason
+    try:
+        player.wait(timeout=audio.duration + 5)
+    finally:
+        player.stop()
+    return True, None
+
+
+async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.speech import list_voices
+
+    service = config.service(args.service)
+    client = HttpClient()
+    try:
+        voices = await list_voices(service, client=client)
+    finally:
+        await client.aclose()
+    if args.json:
+        print(json.dumps({"service": service.name, "voices": [{"id": v.id, "label": v.label} for v in voices]}))
+        return 0
+    if not voices:
+        print(f"{service.name} has no voice list; set voice = \"...\" to what the server accepts", file=sys.stderr)
+        return 0
+    for voice in voices:
+        print(voice.id if voice.label == voice.id else f"{voice.id}\t{voice.label}")
+    return 0
+
+
+async def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.speech import check
+
+    services = [config.service(args.service)] if args.service else config.services
+    if not services:
+        raise ConfigError("the config has no services", hint="add a [[services]] block")
+    client = HttpClient()
+    failed = 0
+    try:
+        for service in services:
+            result = await check(service, client=client)
+            failed += not result.ok
+            if args.json:
+                metrics = result.exchange.metrics() if result.exchange else {"service": service.name}
+                print(json.dumps({**metrics, "ok": result.ok, "message": result.message, "voices": result.voices}))
+            elif result.ok:
+                voices = f" · {result.voices} voices" if result.voices else ""
+                print(f"ok     {service.name}: {result.message}{voices}")
+            else:
+                print(f"FAILED {service.name}: {result.message}")
+    finally:
+        await client.aclose()
+    if failed:
+        print(f"error: {failed} of {len(services)} services failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from tts_tui.core.presets import PRESETS, get_preset
+
+    if args.name:
+        print(get_preset(args.name).block.rstrip())
+        return 0
+    width = max(len(name) for name in PRESETS)
+    for name, preset in PRESETS.items():
+        print(f"{name:<{width}}  {preset.summary}")
+    return 0
+
+
+COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check}

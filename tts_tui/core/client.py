@@ -1,0 +1,406 @@
+"""The HTTP client: sends one PreparedRequest, fills in its Exchange.
+
+`HttpClient.send` never raises for a network or HTTP problem: it writes a
+one-line message a person can act on into `exchange.error` and returns. It
+streams the body (so playback can start early), measures the timings of DESIGN
+section 5 from httpx's trace events, cuts answers past a size cap or a
+deadline, and says so. Whether the body is audio is decided elsewhere.
+
+httpx is imported on first use: it costs ~0.2 s, which start-up cannot afford.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import re
+import ssl
+import socket
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from tts_tui.core.errors import RequestError
+from tts_tui.core.exchange import Exchange, PreparedRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+MAX_BYTES = 50 * 1024 * 1024
+CONNECT_TIMEOUT_MAX = 10.0
+ERROR_TEXT_MAX = 200
+USER_AGENT = "tts-tui"
+
+_perf = time.perf_counter
+
+
+class HttpClient:
+    """One connection pool (HTTP/1.1, redirects followed) shared by every exchange."""
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            import httpx
+
+            # trust_env keeps the user's proxy settings, but a proxy can never
+            # reach a server on this machine: loopback always goes direct.
+            direct = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
+            self._client = httpx.AsyncClient(
+                follow_redirects=True,
+                http1=True,
+                http2=False,
+                trust_env=True,
+                mounts=direct,
+                headers={"User-Agent": USER_AGENT},
+                timeout=None,
+            )
+        return self._client
+
+    def warm_up(self) -> None:
+        """Import httpx and build the pool now (from a worker), so the first send is quick."""
+        self._http()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection; the client can be used again afterwards."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def send(
+        self,
+        exchange: Exchange,
+        *,
+        timeout: float = 60.0,
+        max_bytes: int = MAX_BYTES,
+        on_headers: Callable[[Exchange], None] | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
+        keep_body: bool = True,
+    ) -> Exchange:
+        """Send `exchange.request` and fill in `exchange`; return the same object.
+
+        Callers can rely on: `error` is None exactly when the server answered
+        2xx/3xx and the whole body arrived within `timeout` seconds and
+        `max_bytes`; otherwise it is one line saying what went wrong. What did
+        arrive is kept (`body`, `bytes`, `truncated=True` when cut). Timings are
+        milliseconds from the call: connect_ms (0 on a reused connection),
+        ttfb_ms (to the response headers), total_ms (to the last byte, or to
+        the failure). `on_headers` runs once headers arrive, `on_chunk` for each
+        body chunk as it arrives (both in this task). On cancellation, `error`
+        becomes "cancelled" and CancelledError is re-raised.
+        """
+        try:
+            http = self._http()
+        except Exception as exc:  # noqa: BLE001 - e.g. a broken proxy variable
+            exchange.error = f"cannot set up the HTTP client: {_one_line(str(exc))}"
+            return exchange
+        import httpx
+
+        # after the pool exists: building it (httpx import, TLS context) is not request time
+        start = _perf()
+        marks: dict[str, float] = {}
+        connect_total = 0.0
+
+        async def trace(name: str, info: dict[str, Any]) -> None:
+            nonlocal connect_total
+            now = _perf()
+            if name == "connection.connect_tcp.started":
+                marks["connect"] = now
+            elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                marks["connected"] = now
+            elif name == "http11.send_request_headers.started" and "connected" in marks:
+                # a redirect may open more connections: count them all
+                connect_total += marks.pop("connected") - marks.pop("connect")
+            elif name == "http11.receive_response_headers.complete":
+                marks["headers"] = now
+
+        req = exchange.request
+        ex = exchange
+        where = _host_port(req.url)
+        chunks: list[bytes] = []
+        got = 0
+        headers_at: float | None = None
+        store = keep_body
+
+        def finish() -> None:
+            end = _perf()
+            if headers_at is not None:
+                ex.connect_ms = connect_total * 1000.0
+                ex.ttfb_ms = (marks.get("headers", headers_at) - start) * 1000.0
+            ex.total_ms = (end - start) * 1000.0
+            ex.bytes = got
+            if keep_body:
+                ex.body = b"".join(chunks)
+
+        try:
+            limits = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_MAX))
+            async with asyncio.timeout(timeout):
+                async with http.stream(
+                    req.method, req.url, headers=req.headers, content=req.body,
+                    timeout=limits, extensions={"trace": trace},
+                ) as resp:
+                    headers_at = _perf()
+                    ex.status = resp.status_code
+                    ex.response_headers = _header_dict(resp.headers.raw)
+                    ex.content_type = resp.headers.get("content-type", "")
+                    # an error page is read even when the caller wants no body:
+                    # its words go into the message
+                    store = keep_body or ex.status >= 400
+                    if on_headers is not None:
+                        on_headers(ex)
+                    async for chunk in resp.aiter_bytes():
+                        if got + len(chunk) > max_bytes:
+                            chunk = chunk[: max_bytes - got]
+                            ex.truncated = True
+                        got += len(chunk)
+                        if store:
+                            chunks.append(chunk)
+                        if on_chunk is not None and chunk:
+                            on_chunk(chunk)
+                        if ex.truncated:
+                            ex.error = f"the answer is larger than {_size(max_bytes)}; cut"
+                            break
+            finish()
+            if ex.error is None and ex.status is not None and ex.status >= 400:
+                ex.error = describe_http_error(ex.status, ex.content_type, b"".join(chunks))
+        except asyncio.CancelledError:
+            finish()
+            ex.error = "cancelled"
+            raise
+        except TimeoutError:
+            # our own deadline (httpx's timeouts are not TimeoutError)
+            finish()
+            if "connect" in marks and "connected" not in marks and headers_at is None:
+                ex.error = f"could not connect to {where} within {_secs(timeout)} s — is the host reachable?"
+            elif headers_at is None:
+                ex.error = f"no answer from {where} within {_secs(timeout)} s"
+            else:
+                ex.truncated = True
+                ex.error = (f"the answer did not finish within {_secs(timeout)} s "
+                            f"(cut after {got} bytes)")
+        except Exception as exc:  # noqa: BLE001 - the contract is: never raise
+            finish()
+            if headers_at is not None:
+                ex.truncated = True
+            ex.error = _describe_exception(exc, req.url, where, timeout, got)
+        return ex
+
+    async def get_json(self, request: PreparedRequest, *, timeout: float) -> Any:
+        """GET/POST `request` and return its JSON answer (a voices list, say).
+
+        Raises RequestError with a one-line message when the exchange fails or
+        the answer is not JSON.
+        """
+        ex = await self.send(Exchange(request), timeout=timeout, max_bytes=10 * 1024 * 1024)
+        if ex.error is not None:
+            raise RequestError(ex.error, hint=f"check the URL {request.masked_url()}")
+        try:
+            return json.loads(ex.body)
+        except ValueError:
+            preview = _one_line(ex.body.decode("utf-8", "replace")) or "an empty body"
+            raise RequestError(
+                f"the answer from {_host_port(request.url)} is not JSON: {preview}",
+                hint="the voices URL must return a JSON list or object",
+            ) from None
+
+
+def describe_http_error(status: int, content_type: str, body: bytes) -> str:
+    """'HTTP 400 Bad Request: <the server's own words>', one line, ~200 chars at most.
+
+    The words come from the usual error shapes: JSON `error.message`, `error`,
+    `detail` (a string or FastAPI's list of {loc, msg}), `message`; an HTML
+    page's <title> or first text; plain text as it is.
+    """
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    head = f"HTTP {status} {phrase}".rstrip()
+    text = _error_text(content_type, body)
+    return f"{head}: {text}" if text else head
+
+
+def _error_text(content_type: str, body: bytes) -> str:
+    if not body:
+        return ""
+    ctype = content_type.lower()
+    stripped = body.lstrip()[:1]
+    if "json" in ctype or stripped in (b"{", b"["):
+        try:
+            found = _json_error(json.loads(body))
+        except ValueError:
+            found = None
+        if found:
+            return _one_line(found)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{_size(len(body))} of {content_type or 'binary data'}"
+    if "html" in ctype or stripped == b"<":
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        if title and title.group(1).strip():
+            return _one_line(_unescape(title.group(1)))
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+        text = _unescape(re.sub(r"<[^>]*>", " ", text))
+    return _one_line(text)
+
+
+def _json_error(doc: Any) -> str | None:
+    if isinstance(doc, str):
+        return doc
+    if not isinstance(doc, dict):
+        return json.dumps(doc) if doc else None
+    err = doc.get("error")
+    if isinstance(err, dict):
+        inner = err.get("message") or err.get("detail") or err.get("msg")
+        if isinstance(inner, str) and inner:
+            return inner
+    if isinstance(err, str) and err:
+        return err
+    detail = doc.get("detail")
+    if isinstance(detail, str) and detail:
+        return detail
+    if isinstance(detail, list) and detail:
+        parts = []
+        for item in detail:
+            if isinstance(item, dict) and "msg" in item:
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item['msg']}" if loc else str(item["msg"]))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    for key in ("message", "msg", "detail"):
+        if isinstance(doc.get(key), str) and doc[key]:
+            return doc[key]
+    return json.dumps(doc)
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _describe_exception(exc: Exception, url: str, where: str, timeout: float, got: int) -> str:
+    """A one-line message for whatever httpx (or the socket under it) raised."""
+    import httpx
+
+    secs = _secs(timeout)
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return f"invalid URL '{url}': {_one_line(str(exc))}"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"could not connect to {where} within {_secs(min(timeout, CONNECT_TIMEOUT_MAX))} s — is the host reachable?"
+    if isinstance(exc, httpx.ReadTimeout):
+        if got:
+            return f"{where} stopped sending for {secs} s (cut after {got} bytes)"
+        return f"no answer from {where} within {secs} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{where} did not respond within {secs} s"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"too many redirects from {where}"
+    root = _root_cause(exc)
+    if isinstance(root, ssl.SSLError):
+        reason = getattr(root, "reason", None) or getattr(root, "verify_message", None) or str(root)
+        if isinstance(root, ssl.SSLCertVerificationError) and root.verify_message:
+            reason = f"certificate verify failed: {root.verify_message}"
+        return f"TLS handshake with {where} failed: {_one_line(str(reason))}"
+    if isinstance(root, socket.gaierror):
+        return f"cannot resolve host '{_hostname(url)}' — check the URL"
+    code = getattr(root, "errno", None)
+    if code == errno.ECONNREFUSED:
+        return f"connection refused by {where} — is the server running?"
+    if code in (errno.ECONNRESET, errno.EPIPE):
+        return "the connection was reset by the server" + (f" after {got} bytes" if got else "")
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return f"cannot reach {where} — check the host and your network"
+    message = str(exc)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "without sending a response" in message:
+            return f"{where} closed the connection without answering"
+        m = re.search(r"received (\d+) bytes, expected (\d+)", message)
+        if m:
+            return f"the server closed the connection after {m.group(1)} of {m.group(2)} bytes"
+        if "complete message body" in message:
+            return f"the server closed the connection mid-answer (after {got} bytes)"
+        return f"{where} broke the HTTP protocol: {_one_line(message)}"
+    if isinstance(exc, httpx.LocalProtocolError):
+        return f"cannot send this request: {_one_line(message)}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"cannot decode the answer from {where}: {_one_line(message)}"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {where}: {_one_line(str(root) or message)}"
+    if isinstance(exc, httpx.HTTPError):
+        return f"request to {where} failed: {_one_line(str(root) or message)}"
+    return f"request to {where} failed: {type(exc).__name__}: {_one_line(message)}"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost useful error under httpx's wrappers (an OSError, usually)."""
+    seen: set[int] = set()
+    cur: BaseException = exc
+    best: BaseException = exc
+    while id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, BaseExceptionGroup) and cur.exceptions:
+            cur = cur.exceptions[0]
+            continue
+        if isinstance(cur, (ssl.SSLError, socket.gaierror)) or (
+            isinstance(cur, OSError) and cur.errno is not None
+        ):
+            return cur
+        if isinstance(cur, OSError):
+            best = cur
+        nxt = cur.__cause__ or cur.__context__
+        if nxt is None:
+            break
+        cur = nxt
+    return best
+
+
+def _header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Response headers as sent (spelling kept); repeated names joined with ', '."""
+    out: dict[str, str] = {}
+    for k, v in raw:
+        name, value = k.decode("latin-1"), v.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _hostname(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
+def _host_port(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+    except ValueError:
+        return url
+    host = parts.hostname or url
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.3g} MB"
+    if n >= 1024:
+        return f"{n / 1024:.3g} KB"
+    return f"{n} bytes"

@@ -1,0 +1,173 @@
+"""Write changes into the config file, keeping everything the user wrote.
+
+Each write parses the file as it is on disk *now* with tomlkit, applies only
+the changed keys, and replaces the file atomically (temp file, fsync, rename).
+A file that does not parse is never written over.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tts_tui.core.config import parse, parse_toml
+from tts_tui.core.errors import ConfigError
+
+# A key path: ("ui", "text"), ("audio", "output"), ("services", NAME, "voice"),
+# ("services", NAME, "params", "language"). Services are addressed by name.
+KeyPath = tuple[str, ...]
+Change = tuple[KeyPath, Any]
+
+DELETE = object()  # a change value that removes the key
+
+
+def apply_changes(path: Path, changes: Iterable[Change]) -> str:
+    """Apply `changes` onto the file at `path`; return the text written."""
+    import tomlkit
+
+    text = _read_parsable(path)
+    doc = tomlkit.parse(text)
+    for keypath, value in changes:
+        _set(doc, keypath, value)
+    new_text = tomlkit.dumps(doc)
+    if new_text != text:
+        atomic_write(path, new_text)
+    return new_text
+
+
+def add_service(path: Path, table: dict[str, Any]) -> str:
+    """Append a [[services]] block built from `table`; return the text written."""
+    import tomlkit
+
+    text = _read_parsable(path)
+    doc = tomlkit.parse(text)
+    services = doc.get("services")
+    if services is None:
+        services = tomlkit.aot()
+        doc.append("services", services)
+    services.append(_to_tomlkit(table))
+    new_text = tomlkit.dumps(doc)
+    atomic_write(path, new_text)
+    return new_text
+
+
+def remove_service(path: Path, name: str) -> str:
+    """Remove the [[services]] block named `name`; return the text written."""
+    import tomlkit
+
+    text = _read_parsable(path)
+    doc = tomlkit.parse(text)
+    services = doc.get("services") or []
+    for i, table in enumerate(services):
+        if table.get("name") == name:
+            del services[i]
+            break
+    else:
+        raise ConfigError(f"no service named {name!r} in {path}")
+    new_text = tomlkit.dumps(doc)
+    atomic_write(path, new_text)
+    return new_text
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically, keeping its mode (0600 for literal secrets)."""
+    from tts_tui.core.config import has_literal_secret
+
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    try:
+        if has_literal_secret(parse(text)):
+            mode = 0o600
+    except ConfigError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _read_parsable(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    try:
+        parse_toml(text)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"not saving: {path.name} does not parse ({exc.message})",
+            hint="fix the file first; nothing was written",
+            line=exc.line,
+            column=exc.column,
+        ) from None
+    return text
+
+
+def _set(doc: Any, keypath: KeyPath, value: Any) -> None:
+    import tomlkit
+
+    if keypath[0] == "services":
+        name, rest = keypath[1], keypath[2:]
+        table = next((t for t in doc.get("services", []) if t.get("name") == name), None)
+        if table is None:
+            raise ConfigError(f"no service named {name!r} in the file")
+    else:
+        table, rest = doc, keypath
+    for key in rest[:-1]:
+        if key not in table:
+            table[key] = tomlkit.table()
+        table = table[key]
+    last = rest[-1]
+    if value is DELETE:
+        if last in table:
+            del table[last]
+        return
+    if last in table and _same(table[last], value):
+        return  # keep the user's exact spelling (1 vs 1.0, quotes...)
+    table[last] = _to_tomlkit(value, multiline=isinstance(value, str) and "\n" in value)
+
+
+def _same(item: Any, value: Any) -> bool:
+    unwrapped = item.unwrap() if hasattr(item, "unwrap") else item
+    numbers = (int, float)
+    if isinstance(unwrapped, numbers) and isinstance(value, numbers):
+        # `speed = 1` in the file and 1.0 in the model are the same value.
+        return not isinstance(unwrapped, bool) and not isinstance(value, bool) and unwrapped == value
+    return type(unwrapped) is type(value) and unwrapped == value
+
+
+def _to_tomlkit(value: Any, *, multiline: bool = False) -> Any:
+    import tomlkit
+
+    if isinstance(value, dict):
+        table = tomlkit.table()
+        for k, v in value.items():
+            if isinstance(v, dict) and k in ("extra", "headers", "query"):
+                inline = tomlkit.inline_table()
+                inline.update(v)
+                table[k] = inline
+            else:
+                table[k] = _to_tomlkit(v, multiline=isinstance(v, str) and "\n" in v)
+        return table
+    if isinstance(value, str) and multiline:
+        if "'''" not in value:
+            return tomlkit.string(value, literal=True, multiline=True)
+        return tomlkit.string(value, multiline=True)
+    return tomlkit.item(value)

@@ -1,0 +1,100 @@
+"""The config's data model: plain dataclasses the whole core shares.
+
+`config.py` turns a TOML file into these (and back); services, the CLI and the
+UI only ever see these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SERVICE_TYPES = ("openai", "http")
+FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+BUILTIN = "builtin"
+
+
+@dataclass
+class PcmSpec:
+    """How to read a raw PCM answer: signed 16-bit little-endian samples."""
+
+    rate: int = 24000
+    channels: int = 1
+
+
+@dataclass
+class VoicesSpec:
+    """Where an `http` service lists its voices, and how to read each item."""
+
+    url: str = ""
+    path: str = ""
+    label: str = "{{ name }}"
+    value: str = "{{ id }}"
+    method: str = "GET"
+
+
+@dataclass
+class Service:
+    name: str
+    type: str = "openai"
+    url: str = BUILTIN
+    api_key: str = ""
+    model: str = "tts-1"
+    voice: str = ""
+    format: str = "wav"
+    speed: float = 1.0
+    instructions: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0
+    stream_format: str = ""  # openai: "" (raw audio) or "sse"
+    # http services
+    method: str = "POST"
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    content_type: str = "audio/wav"
+    response: str = "body"
+    pcm: PcmSpec | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    voices: VoicesSpec | None = None
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.url.strip() == BUILTIN
+
+
+@dataclass
+class UiSettings:
+    theme: str = "tts-dark"
+    text: str = "Hello from tts-tui."
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AudioSettings:
+    output: str = "default"
+    save_dir: str = "~/tts-audio"
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    ui: UiSettings = field(default_factory=UiSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    services: list[Service] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def service(self, name: str | None) -> Service:
+        """The named service, or the first one when `name` is None."""
+        from tts_tui.core.errors import ConfigError
+
+        if not self.services:
+            raise ConfigError("the config has no services", hint="add a [[services]] block")
+        if name is None:
+            return self.services[0]
+        for service in self.services:
+            if service.name == name:
+                return service
+        names = ", ".join(s.name for s in self.services)
+        raise ConfigError(f"no service named {name!r}", hint=f"known services: {names}")

@@ -1,0 +1,296 @@
+"""Service types: how a configured service becomes an HTTP request.
+
+Two types sit behind one small interface: `openai` (the OpenAI speech API and
+the many servers that copy it) and `http` (any API, with a body template the
+user writes). Adding a type means adding one class here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+from tts_tui.core import templates
+from tts_tui.core.config import ENV_REFERENCE, expand_env, references_unset_env
+from tts_tui.core.errors import RequestError, TemplateError
+from tts_tui.core.exchange import PreparedRequest
+from tts_tui.core.model import Service
+
+
+@dataclass(frozen=True)
+class Voice:
+    id: str
+    label: str
+
+
+class ServiceType(ABC):
+    """What a service type must say: its speech request and its voice list."""
+
+    @abstractmethod
+    def speech_request(self, service: Service, text: str, *, voice: str | None = None) -> PreparedRequest:
+        """The request that speaks `text`. Raises TemplateError/ConfigError before sending."""
+
+    @abstractmethod
+    def voices_request(self, service: Service) -> PreparedRequest | None:
+        """The request that lists voices, or None when the service has no list."""
+
+    @abstractmethod
+    def parse_voices(self, service: Service, data: Any) -> list[Voice]:
+        """The voices in a decoded JSON answer of `voices_request`."""
+
+
+def base_url(service: Service) -> str:
+    """The service's URL; `builtin` starts the embedded server on demand."""
+    if service.is_builtin:
+        from tts_tui.server.app import builtin_url
+
+        return builtin_url()
+    return service.url.strip()
+
+
+def api_key(service: Service) -> str:
+    """The service's key with `$VAR` expanded; "" when unset or the variable is missing."""
+    if not service.api_key or references_unset_env(service.api_key):
+        return ""
+    return expand_env(service.api_key, what=f"{service.name}.api_key")
+
+
+def template_variables(service: Service, text: str, *, voice: str | None = None) -> dict[str, Any]:
+    """Variables a template sees (DESIGN section 3)."""
+    params = dict(service.params)
+    language = str(params.get("language", ""))
+    variables: dict[str, Any] = {
+        "text": text,
+        "voice": voice if voice is not None else service.voice,
+        "model": service.model,
+        "format": service.format,
+        "speed": service.speed,
+        "language": language,
+        "culture": str(params.get("culture", language)),
+        "env": dict(os.environ),
+    }
+    variables.update(params)
+    if voice is not None:
+        variables["voice"] = voice
+    return variables
+
+
+class OpenAIType(ServiceType):
+    """POST {url}/audio/speech with the OpenAI speech fields, plus `extra`."""
+
+    def speech_request(self, service: Service, text: str, *, voice: str | None = None) -> PreparedRequest:
+        body: dict[str, Any] = {
+            "model": service.model,
+            "input": text,
+            "voice": voice if voice is not None else service.voice,
+            "response_format": service.format,
+            "speed": service.speed,
+        }
+        if service.instructions:
+            body["instructions"] = service.instructions
+        if service.stream_format:
+            body["stream_format"] = service.stream_format
+        body.update(service.extra)
+        return PreparedRequest(
+            method="POST",
+            url=_join(base_url(service), "audio/speech"),
+            headers=self._headers(service, {"Content-Type": "application/json"}),
+            body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            secrets=[k for k in [api_key(service)] if k],
+        )
+
+    def voices_request(self, service: Service) -> PreparedRequest | None:
+        return PreparedRequest(
+            method="GET",
+            url=_join(base_url(service), "audio/voices"),
+            headers=self._headers(service, {"Accept": "application/json"}),
+            secrets=[k for k in [api_key(service)] if k],
+        )
+
+    def parse_voices(self, service: Service, data: Any) -> list[Voice]:
+        items = data.get("voices", data.get("data", [])) if isinstance(data, dict) else data
+        return _voices_from_items(items)
+
+    def _headers(self, service: Service, headers: dict[str, str]) -> dict[str, str]:
+        key = api_key(service)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        for name, value in service.headers.items():
+            headers[name] = _header_value(service, name, value, {})
+        return headers
+
+
+class HttpType(ServiceType):
+    """Any HTTP API: method, URL, headers, query and body are templates."""
+
+    def speech_request(self, service: Service, text: str, *, voice: str | None = None) -> PreparedRequest:
+        variables = template_variables(service, text, voice=voice)
+        url = templates.render_url(base_url(service), variables)
+        pairs = templates.build_query(service.query, variables)
+        url = templates.append_query(url, pairs)
+        headers = {"Accept": service.content_type} if service.content_type else {}
+        for name, value in service.headers.items():
+            headers[name] = _header_value(service, name, value, variables)
+        body: bytes | None = None
+        method = service.method.upper()
+        if method not in ("GET", "HEAD") and service.body.strip():
+            rendered = templates.render_body(service.body, variables)
+            body = rendered.encode("utf-8")
+            if not any(k.lower() == "content-type" for k in headers):
+                first = rendered.lstrip()[:1]
+                headers["Content-Type"] = (
+                    "application/json" if first in ("{", "[") else "text/plain; charset=utf-8"
+                )
+        secrets = [v for k, v in _secret_env_values(service).items() if v]
+        return PreparedRequest(method=method, url=url, headers=headers, body=body, secrets=secrets)
+
+    def voices_request(self, service: Service) -> PreparedRequest | None:
+        spec = service.voices
+        if spec is None or not spec.url:
+            return None
+        variables = template_variables(service, "")
+        url = spec.url if spec.url.startswith(("http://", "https://")) else _join(base_url(service), spec.url)
+        headers = {"Accept": "application/json"}
+        for name, value in service.headers.items():
+            headers[name] = _header_value(service, name, value, variables)
+        return PreparedRequest(
+            method=spec.method.upper(),
+            url=templates.render_url(url, variables),
+            headers=headers,
+            secrets=[v for v in _secret_env_values(service).values() if v],
+        )
+
+    def parse_voices(self, service: Service, data: Any) -> list[Voice]:
+        spec = service.voices
+        assert spec is not None
+        items = json_path(data, spec.path) if spec.path else data
+        if isinstance(items, dict):
+            items = [
+                {**v, "key": k} if isinstance(v, dict) else {"key": k, "value": v, "name": k, "id": k}
+                for k, v in items.items()
+            ]
+        if not isinstance(items, list):
+            raise RequestError(
+                f"the voice list at {spec.path or 'the top'} is not a list",
+                hint="set voices.path to where the list is in the JSON answer",
+            )
+        voices = []
+        for item in items:
+            if not isinstance(item, dict):
+                voices.append(Voice(str(item), str(item)))
+                continue
+            value = templates.render_text(spec.value, item)
+            label = templates.render_text(spec.label, item)
+            voices.append(Voice(value, label or value))
+        return voices
+
+
+TYPES: dict[str, ServiceType] = {"openai": OpenAIType(), "http": HttpType()}
+
+
+def service_type(service: Service) -> ServiceType:
+    return TYPES[service.type]
+
+
+def extract_audio(service: Service, body: bytes, request_url: str) -> tuple[bytes | None, str | None]:
+    """Apply the `response` mode: (audio bytes, URL to fetch) from an answer's body.
+
+    `body` mode returns the body itself. `json:PATH` decodes base64 audio at
+    PATH (a data: URI works too). `url:PATH` returns the absolute URL to fetch.
+    Raises RequestError when the answer is not what the mode expects.
+    """
+    mode, _, path = service.response.partition(":")
+    if mode == "body":
+        return body, None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        excerpt = body[:80].decode("utf-8", "replace").replace("\n", " ")
+        raise RequestError(
+            f'response = "{service.response}" expects JSON, but the answer is not JSON: {excerpt!r}',
+            hint='use response = "body" if the server returns audio bytes',
+        ) from None
+    value = json_path(data, path)
+    if not isinstance(value, str) or not value:
+        raise RequestError(
+            f"the answer has no string at {path!r}",
+            hint=f"keys there: {_keys_hint(data)}",
+        )
+    if mode == "url":
+        return None, urljoin(request_url, value)
+    if value.startswith("data:"):
+        value = value.partition(",")[2]
+    try:
+        return base64.b64decode(value + "=" * (-len(value) % 4), validate=False), None
+    except (binascii.Error, ValueError) as exc:
+        raise RequestError(f"the value at {path!r} is not base64 audio: {exc}") from None
+
+
+def json_path(data: Any, path: str) -> Any:
+    """Follow a dotted path (`a.b.0.c`, `a[0].c`) into decoded JSON; None if missing."""
+    current = data
+    for part in path.replace("[", ".").replace("]", "").split("."):
+        if part == "":
+            continue
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def _keys_hint(data: Any) -> str:
+    if isinstance(data, dict):
+        return ", ".join(list(data)[:10]) or "(empty object)"
+    return type(data).__name__
+
+
+def _voices_from_items(items: Any) -> list[Voice]:
+    if isinstance(items, dict):
+        items = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "name": str(v)} for k, v in items.items()]
+    voices = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, str):
+            voices.append(Voice(item, item))
+        elif isinstance(item, dict):
+            vid = item.get("id") or item.get("voice_id") or item.get("name") or item.get("voice")
+            if vid is None:
+                continue
+            label = item.get("name") or item.get("label") or vid
+            voices.append(Voice(str(vid), str(label)))
+    return voices
+
+
+def _join(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _header_value(service: Service, name: str, value: str, variables: Mapping[str, Any]) -> str:
+    expanded = expand_env(value, what=f"{service.name}.headers.{name}")
+    if "{{" in expanded:
+        return templates.render_header(expanded, variables)
+    if "\r" in expanded or "\n" in expanded:
+        raise TemplateError(
+            f"header {name!r} holds a line break", hint="header values cannot hold line breaks"
+        )
+    return expanded
+
+
+def _secret_env_values(service: Service) -> dict[str, str]:
+    """Values of env variables referenced in headers (to mask them wherever they appear)."""
+    found = {}
+    for value in [*service.headers.values(), service.api_key]:
+        for match in ENV_REFERENCE.finditer(value or ""):
+            name = match[1] or match[2]
+            if name in os.environ:
+                found[name] = os.environ[name]
+    return found
