@@ -14,8 +14,10 @@ connection, and no route runs longer than `HARD_CAP_S`.
 
 Routes (parameters in the query string):
   /echo                  records the request, answers a short WAV
+  /strict/audio/speech   OpenAI speech API that answers 422 to unknown or missing fields
   /wav?seconds=&rate=    a WAV (audio/wav)
   /pcm?seconds=&rate=    raw s16le mono PCM, 24 kHz by default (audio/pcm)
+  /zeros?n=              n zero bytes (application/octet-stream), cheap and big
   /slow?delay_ms=        waits, then answers a WAV
   /first-byte?delay_ms=  waits, then sends status line, headers and WAV at once
   /drip?interval_ms=&count=   a WAV in `count` chunked pieces, one per interval
@@ -88,6 +90,11 @@ class RecordedRequest:
     headers: list[tuple[str, str]]
     body: bytes
     raw_head: bytes = b""
+
+    @property
+    def target(self) -> str:
+        """The request target exactly as sent: path and raw query string."""
+        return self.raw_head.split(b"\r\n", 1)[0].split(b" ")[1].decode("latin-1")
 
     def header(self, name: str) -> str | None:
         """The first header called `name` (case-insensitive), or None."""
@@ -273,13 +280,33 @@ class FaultServer:
 
     def _route(self, req: RecordedRequest, sock: socket.socket) -> bool:
         """Answer `req`; False when the connection must close afterwards."""
-        handler = getattr(self, "_r_" + req.path.strip("/").replace("-", "_"), None)
+        name = req.path.strip("/").replace("-", "_").replace("/", "__")
+        handler = getattr(self, "_r_" + name, None)
         if handler is None:
             _respond(sock, 404, "text/plain", b"no such route: " + req.path.encode())
             return True
         return handler(req, sock) is not False
 
     def _r_echo(self, req: RecordedRequest, sock: socket.socket) -> None:
+        _respond(sock, 200, "audio/wav", make_wav(0.1))
+
+    def _r_strict__audio__speech(self, req: RecordedRequest, sock: socket.socket) -> None:
+        """An OpenAI-compatible server that rejects unknown fields (pydantic extra="forbid")."""
+        allowed = {"model", "input", "voice", "response_format", "speed", "instructions", "stream_format"}
+        try:
+            body = json.loads(req.body)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            _respond(sock, 400, "application/json", b'{"error": {"message": "body is not JSON"}}')
+            return
+        extra = sorted(set(body) - allowed)
+        missing = sorted({"model", "input", "voice"} - set(body))
+        if extra or missing:
+            detail = [{"type": "extra_forbidden", "loc": ["body", k], "msg": "Extra inputs are not permitted"} for k in extra]
+            detail += [{"type": "missing", "loc": ["body", k], "msg": "Field required"} for k in missing]
+            _respond(sock, 422, "application/json", json.dumps({"detail": detail}).encode())
+            return
         _respond(sock, 200, "audio/wav", make_wav(0.1))
 
     def _r_wav(self, req: RecordedRequest, sock: socket.socket) -> None:
@@ -289,6 +316,9 @@ class FaultServer:
     def _r_pcm(self, req: RecordedRequest, sock: socket.socket) -> None:
         pcm = make_pcm(float(req.query.get("seconds", 0.2)), int(req.query.get("rate", 24000)))
         _respond(sock, 200, "audio/pcm", pcm)
+
+    def _r_zeros(self, req: RecordedRequest, sock: socket.socket) -> None:
+        _respond(sock, 200, "application/octet-stream", bytes(int(req.query.get("n", 1024))))
 
     def _r_slow(self, req: RecordedRequest, sock: socket.socket) -> None:
         self._sleep(int(req.query.get("delay_ms", 1000)) / 1000)

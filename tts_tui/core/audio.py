@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import json
 import os
@@ -270,7 +271,8 @@ class StreamDecoder:
         return len(self._buf)
 
     def feed(self, chunk: bytes) -> np.ndarray | None:
-        """Add bytes; the frames they complete, or None (see the class doc)."""
+        """Add bytes; the frames they complete, or None (see the class doc).
+        Raises AudioError when a WAV header is broken beyond reading."""
         self._buf += chunk
         if self.streaming is None:
             self._decide()
@@ -411,7 +413,7 @@ def save(audio: Audio, path: Path | str) -> Path:
         ext = target.suffix
     if ext not in _EXT_FORMAT:
         raise AudioError(f"cannot save as {ext!r}", hint="use .wav, .flac, .ogg, .opus, .mp3 or .pcm")
-    if _EXT_FORMAT[ext] == audio.format and audio.data and audio.format != "pcm":
+    if _EXT_FORMAT[ext] == audio.format and audio.data:
         payload = _fixed_wav_sizes(audio.data) if audio.format == "wav" else audio.data
     else:
         payload = _encode(audio, ext)
@@ -424,7 +426,8 @@ def save(audio: Audio, path: Path | str) -> Path:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise AudioError(f"cannot save {target}: {exc.strerror or exc}", hint="choose a folder you can write to") from exc
     return target
 
@@ -432,7 +435,7 @@ def save(audio: Audio, path: Path | str) -> Path:
 def _encode(audio: Audio, ext: str) -> bytes:
     samples = np.clip(audio.samples, -1.0, 1.0)
     if ext in (".pcm", ".raw"):
-        return (samples * 32767.0).round().astype("<i2").tobytes()
+        return (samples * 32768.0).round().clip(-32768, 32767).astype("<i2").tobytes()
     import soundfile
 
     rate = audio.rate

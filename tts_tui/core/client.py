@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import html
 import json
 import re
 import ssl
@@ -101,7 +102,7 @@ class HttpClient:
         import httpx
 
         # after the pool exists: building it (httpx import, TLS context) is not request time
-        start = _perf()
+        start = exchange.t0 = _perf()
         marks: dict[str, float] = {}
         connect_total = 0.0
 
@@ -118,8 +119,13 @@ class HttpClient:
             elif name == "http11.receive_response_headers.complete":
                 marks["headers"] = now
 
-        req = exchange.request
         ex = exchange
+        req = ex.request
+        try:
+            urlsplit(req.url).port  # a bad port or bracket fails here, before httpx
+        except ValueError as exc:
+            ex.error = f"invalid URL '{req.url}': {exc}"
+            return ex
         where = _host_port(req.url)
         chunks: list[bytes] = []
         got = 0
@@ -151,7 +157,7 @@ class HttpClient:
                     # its words go into the message
                     store = keep_body or ex.status >= 400
                     if on_headers is not None:
-                        on_headers(ex)
+                        _call(on_headers, ex)
                     async for chunk in resp.aiter_bytes():
                         if got + len(chunk) > max_bytes:
                             chunk = chunk[: max_bytes - got]
@@ -160,7 +166,7 @@ class HttpClient:
                         if store:
                             chunks.append(chunk)
                         if on_chunk is not None and chunk:
-                            on_chunk(chunk)
+                            _call(on_chunk, chunk)
                         if ex.truncated:
                             ex.error = f"the answer is larger than {_size(max_bytes)}; cut"
                             break
@@ -175,13 +181,18 @@ class HttpClient:
             # our own deadline (httpx's timeouts are not TimeoutError)
             finish()
             if "connect" in marks and "connected" not in marks and headers_at is None:
-                ex.error = f"could not connect to {where} within {_secs(timeout)} s — is the host reachable?"
+                ex.error = _connect_timeout(where, timeout)
             elif headers_at is None:
                 ex.error = f"no answer from {where} within {_secs(timeout)} s"
             else:
                 ex.truncated = True
                 ex.error = (f"the answer did not finish within {_secs(timeout)} s "
                             f"(cut after {got} bytes)")
+        except _CallbackFailed as failed:
+            # the caller's own bug or device error: theirs to see, not a network fault
+            finish()
+            ex.error = f"stopped by the caller: {_one_line(str(failed.__cause__))}"
+            raise failed.__cause__ from None  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - the contract is: never raise
             finish()
             if headers_at is not None:
@@ -206,6 +217,17 @@ class HttpClient:
                 f"the answer from {_host_port(request.url)} is not JSON: {preview}",
                 hint="the voices URL must return a JSON list or object",
             ) from None
+
+
+class _CallbackFailed(Exception):
+    """Carries an exception raised by on_headers/on_chunk past the network handlers."""
+
+
+def _call(callback: Callable[[Any], None], arg: Any) -> None:
+    try:
+        callback(arg)
+    except Exception as exc:
+        raise _CallbackFailed from exc
 
 
 def describe_http_error(status: int, content_type: str, body: bytes) -> str:
@@ -243,9 +265,9 @@ def _error_text(content_type: str, body: bytes) -> str:
     if "html" in ctype or stripped == b"<":
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         if title and title.group(1).strip():
-            return _one_line(_unescape(title.group(1)))
+            return _one_line(html.unescape(title.group(1)))
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
-        text = _unescape(re.sub(r"<[^>]*>", " ", text))
+        text = html.unescape(re.sub(r"<[^>]*>", " ", text))
     return _one_line(text)
 
 
@@ -279,12 +301,6 @@ def _json_error(doc: Any) -> str | None:
     return json.dumps(doc)
 
 
-def _unescape(text: str) -> str:
-    import html
-
-    return html.unescape(text)
-
-
 def _one_line(text: str, limit: int = ERROR_TEXT_MAX) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -298,7 +314,7 @@ def _describe_exception(exc: Exception, url: str, where: str, timeout: float, go
     if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
         return f"invalid URL '{url}': {_one_line(str(exc))}"
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"could not connect to {where} within {_secs(min(timeout, CONNECT_TIMEOUT_MAX))} s — is the host reachable?"
+        return _connect_timeout(where, min(timeout, CONNECT_TIMEOUT_MAX))
     if isinstance(exc, httpx.ReadTimeout):
         if got:
             return f"{where} stopped sending for {secs} s (cut after {got} bytes)"
@@ -309,10 +325,7 @@ def _describe_exception(exc: Exception, url: str, where: str, timeout: float, go
         return f"too many redirects from {where}"
     root = _root_cause(exc)
     if isinstance(root, ssl.SSLError):
-        reason = getattr(root, "reason", None) or getattr(root, "verify_message", None) or str(root)
-        if isinstance(root, ssl.SSLCertVerificationError) and root.verify_message:
-            reason = f"certificate verify failed: {root.verify_message}"
-        return f"TLS handshake with {where} failed: {_one_line(str(reason))}"
+        return f"TLS handshake with {where} failed: {_tls_reason(root)}"
     if isinstance(root, socket.gaierror):
         return f"cannot resolve host '{_hostname(url)}' — check the URL"
     code = getattr(root, "errno", None)
@@ -341,6 +354,19 @@ def _describe_exception(exc: Exception, url: str, where: str, timeout: float, go
     if isinstance(exc, httpx.HTTPError):
         return f"request to {where} failed: {_one_line(str(root) or message)}"
     return f"request to {where} failed: {type(exc).__name__}: {_one_line(message)}"
+
+
+def _connect_timeout(where: str, seconds: float) -> str:
+    return f"could not connect to {where} within {_secs(seconds)} s — is the host reachable?"
+
+
+def _tls_reason(err: ssl.SSLError) -> str:
+    if isinstance(err, ssl.SSLCertVerificationError) and err.verify_message:
+        return f"certificate verify failed: {err.verify_message}"
+    text = re.sub(r"^\[SSL: [A-Z_]+\] | \(_ssl\.c:\d+\)$", "", str(err)) or str(err.reason)
+    if err.reason == "WRONG_VERSION_NUMBER":
+        text += " — is it a plain http:// server?"
+    return _one_line(text)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -23,6 +23,7 @@ KeyPath = tuple[str, ...]
 Change = tuple[KeyPath, Any]
 
 DELETE = object()  # a change value that removes the key
+_INLINE = ("extra", "headers", "query", "pcm")  # tables written inline when created
 
 
 def apply_changes(path: Path, changes: Iterable[Change]) -> str:
@@ -30,13 +31,26 @@ def apply_changes(path: Path, changes: Iterable[Change]) -> str:
     import tomlkit
 
     text = _read_parsable(path)
-    doc = tomlkit.parse(text)
-    for keypath, value in changes:
-        _set(doc, keypath, value)
-    new_text = tomlkit.dumps(doc)
+    new_text = edit_text(text, changes)
     if new_text != text:
         atomic_write(path, new_text)
     return new_text
+
+
+def edit_text(text: str, changes: Iterable[Change]) -> str:
+    """Apply `changes` onto TOML `text` (which must parse); return the new text.
+
+    Besides key paths of values, `("services", NAME)` takes a dict (append a
+    [[services]] block named NAME) or DELETE (remove that block). Changes are
+    applied in order, so a rename `("services", OLD, "name") -> NEW` must come
+    before changes that address the service by NEW.
+    """
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    for keypath, value in changes:
+        _set(doc, keypath, value)
+    return tomlkit.dumps(doc)
 
 
 def add_service(path: Path, table: dict[str, Any]) -> str:
@@ -125,14 +139,20 @@ def _set(doc: Any, keypath: KeyPath, value: Any) -> None:
 
     if keypath[0] == "services":
         name, rest = keypath[1], keypath[2:]
-        table = next((t for t in doc.get("services", []) if t.get("name") == name), None)
-        if table is None:
+        services = doc.get("services", [])
+        index = next((i for i, t in enumerate(services) if t.get("name") == name), None)
+        if not rest:
+            _set_service(doc, name, index, value)
+            return
+        if index is None:
             raise ConfigError(f"no service named {name!r} in the file")
+        table = services[index]
     else:
         table, rest = doc, keypath
     for key in rest[:-1]:
-        if key not in table:
-            table[key] = tomlkit.table()
+        if key not in table or not isinstance(table[key], dict):
+            # extra/headers/query/pcm are written inline, as in the default file.
+            table[key] = tomlkit.inline_table() if key in _INLINE else tomlkit.table()
         table = table[key]
     last = rest[-1]
     if value is DELETE:
@@ -142,6 +162,22 @@ def _set(doc: Any, keypath: KeyPath, value: Any) -> None:
     if last in table and _same(table[last], value):
         return  # keep the user's exact spelling (1 vs 1.0, quotes...)
     table[last] = _to_tomlkit(value, multiline=isinstance(value, str) and "\n" in value)
+
+
+def _set_service(doc: Any, name: str, index: int | None, value: Any) -> None:
+    import tomlkit
+
+    if value is DELETE:
+        if index is not None:
+            del doc["services"][index]
+        return
+    if index is not None:
+        raise ConfigError(f"two services are named {name!r}", hint="give each service a unique name")
+    services = doc.get("services")
+    if services is None:
+        services = tomlkit.aot()
+        doc.append("services", services)
+    services.append(_to_tomlkit({"name": name, **value}))
 
 
 def _same(item: Any, value: Any) -> bool:
@@ -159,7 +195,7 @@ def _to_tomlkit(value: Any, *, multiline: bool = False) -> Any:
     if isinstance(value, dict):
         table = tomlkit.table()
         for k, v in value.items():
-            if isinstance(v, dict) and k in ("extra", "headers", "query"):
+            if isinstance(v, dict) and k in _INLINE:
                 inline = tomlkit.inline_table()
                 inline.update(v)
                 table[k] = inline

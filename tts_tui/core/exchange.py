@@ -61,6 +61,7 @@ class Exchange:
     format: str | None = None
     error: str | None = None
     truncated: bool = False
+    t0: float | None = None  # time.perf_counter() when the request started; timings count from it
 
     @property
     def ok(self) -> bool:

@@ -107,6 +107,8 @@ class OpenAIType(ServiceType):
         )
 
     def voices_request(self, service: Service) -> PreparedRequest | None:
+        if service.voices is not None and service.voices.url:
+            return HttpType().voices_request(service)
         return PreparedRequest(
             method="GET",
             url=_join(base_url(service), "audio/voices"),
@@ -115,6 +117,8 @@ class OpenAIType(ServiceType):
         )
 
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
+        if service.voices is not None and service.voices.url:
+            return HttpType().parse_voices(service, data)
         items = data.get("voices", data.get("data", [])) if isinstance(data, dict) else data
         return _voices_from_items(items)
 
@@ -156,7 +160,8 @@ class HttpType(ServiceType):
         if spec is None or not spec.url:
             return None
         variables = template_variables(service, "")
-        url = spec.url if spec.url.startswith(("http://", "https://")) else _join(base_url(service), spec.url)
+        # A relative voices URL is relative to the server, not to the speech endpoint.
+        url = urljoin(base_url(service), "/" + spec.url.lstrip("/")) if "://" not in spec.url else spec.url
         headers = {"Accept": "application/json"}
         for name, value in service.headers.items():
             headers[name] = _header_value(service, name, value, variables)
@@ -186,8 +191,14 @@ class HttpType(ServiceType):
             if not isinstance(item, dict):
                 voices.append(Voice(str(item), str(item)))
                 continue
-            value = templates.render_text(spec.value, item)
-            label = templates.render_text(spec.label, item)
+            try:
+                value = templates.render_text(spec.value, item)
+                label = templates.render_text(spec.label, item)
+            except TemplateError:
+                # lists whose items lack a key the template names: use what they have
+                fallback = _voices_from_items([item])
+                voices.extend(fallback)
+                continue
             voices.append(Voice(value, label or value))
         return voices
 

@@ -85,8 +85,10 @@ async def speak(
     streaming = service.response == "body"
     sse = SseAudioParser() if service.stream_format == "sse" else None
     decoder = StreamDecoder(pcm=pcm, expected_format="pcm" if pcm else None)
-    started = time.perf_counter()
     answer_ok = False
+
+    def elapsed_ms() -> float:
+        return (time.perf_counter() - (ex.t0 or time.perf_counter())) * 1000
 
     def on_headers(e: Exchange) -> None:
         nonlocal answer_ok
@@ -96,24 +98,37 @@ async def speak(
         frames = decoder.feed(audio_bytes)
         if frames is not None and len(frames):
             if ex.ttfa_ms is None:
-                ex.ttfa_ms = (time.perf_counter() - started) * 1000
+                ex.ttfa_ms = elapsed_ms()
             if on_frames is not None and decoder.rate and decoder.channels:
                 on_frames(frames, decoder.rate, decoder.channels)
 
+    stream_error: TtsError | None = None
+
     def on_chunk(chunk: bytes) -> None:
-        if not (answer_ok and streaming):
+        nonlocal stream_error
+        if not (answer_ok and streaming) or stream_error is not None:
             return
-        if sse is not None:
-            for piece in sse.feed(chunk):
-                feed(piece)
-        else:
-            feed(chunk)
+        try:
+            if sse is not None:
+                for piece in sse.feed(chunk):
+                    feed(piece)
+            else:
+                feed(chunk)
+        except TtsError as exc:  # an SSE error event, a broken header: say so at the end
+            stream_error = exc
 
     await client.send(ex, timeout=service.timeout, on_headers=on_headers, on_chunk=on_chunk)
     if ex.error:
         return result
+    if stream_error is not None and (sse is not None or sniff(ex.body) is not None):
+        ex.error = str(stream_error)
+        return result
     try:
         if sse is not None:
+            for piece in sse.close():
+                feed(piece)
+            if decoder.bytes_received == 0:
+                raise TtsError(_not_audio(ex.status or 200, ex.content_type, ex.body))
             audio = decoder.finish()
         else:
             audio = await _audio_from_answer(service, ex, result, client, pcm)
@@ -121,7 +136,7 @@ async def speak(
         ex.error = str(exc)
         return result
     if ex.ttfa_ms is None:
-        ex.ttfa_ms = (time.perf_counter() - started) * 1000
+        ex.ttfa_ms = elapsed_ms()
     ex.audio_s = audio.duration
     ex.format = audio.format
     result.audio = audio

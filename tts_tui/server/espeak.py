@@ -24,7 +24,7 @@ import ctypes
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tts_tui.core.errors import TtsError
 
@@ -93,7 +93,6 @@ class _Engine:
     callback: object = None  # keeps the ctypes callback alive
     on_chunk: Callable[[bytes], bool | None] | None = None
     failure: BaseException | None = None
-    last_voice: str = field(default="")
 
 
 _LOCK = threading.Lock()
@@ -203,6 +202,9 @@ def _get_engine() -> _Engine:
 
 def sample_rate() -> int:
     """The rate (Hz) of the 16-bit mono PCM that :func:`synthesize` produces."""
+    engine = _engine
+    if engine is not None:  # fixed once started: no need to wait for a synthesis
+        return engine.sample_rate
     with _LOCK:
         return _get_engine().sample_rate
 
@@ -269,10 +271,9 @@ def synthesize(
     with _LOCK:
         engine = _get_engine()
         spec = _resolve(engine, voice)
-        if spec != engine.last_voice:
-            if engine.lib.espeak_SetVoiceByName(spec.encode()) != _EE_OK:
-                raise VoiceNotFound(f"espeak-ng cannot load voice {voice!r}")
-            engine.last_voice = spec
+        # Set every time (0.1 ms): nothing learnt from the last call can go stale.
+        if engine.lib.espeak_SetVoiceByName(spec.encode()) != _EE_OK:
+            raise VoiceNotFound(f"espeak-ng cannot load voice {voice!r}")
         engine.lib.espeak_SetParameter(_PARAM_RATE, words_per_minute(speed), 0)
         engine.on_chunk, engine.failure = on_chunk, None
         try:

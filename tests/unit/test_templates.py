@@ -1,0 +1,377 @@
+"""Templates: what a user pastes renders to the bytes they expect, or a
+TemplateError that points at their own line and column."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tts_tui.core import templates
+from tts_tui.core.errors import TemplateError
+from tts_tui.core.templates import (
+    append_query,
+    build_query,
+    check_template,
+    render_body,
+    render_header,
+    render_text,
+    render_url,
+    template_variables,
+)
+
+XTTS_BODY = '''
+{"text": "{{ text }}", "speaker_wav": "{{ speaker_wav }}",
+ "language": "{{ if language }}{{ language }}{{ else }}en{{ end }}"}
+'''
+
+NASTY = 'She said "hi" \\o/\n\ttab\x00\x1f \u2028 caf\u00e9 \U0001F600 </script>'
+
+
+def variables(**extra):
+    base = {
+        "text": "Hello",
+        "voice": "af_heart",
+        "model": "tts-1",
+        "format": "wav",
+        "speed": 1.0,
+        "language": "en",
+        "culture": "en-US",
+        "env": {"HOME": "/home/me", "EMPTY": ""},
+    }
+    base.update(extra)
+    return base
+
+
+def error_of(call, *args) -> TemplateError:
+    with pytest.raises(TemplateError) as info:
+        call(*args)
+    return info.value
+
+
+# --- properties -------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=4000))
+def test_any_text_inside_a_json_string_round_trips(text):
+    body = render_body('{"text": "{{ text }}"}', {"text": text})
+    assert json.loads(body)["text"] == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=500))
+def test_any_text_in_a_url_path_and_query_round_trips(text):
+    url = render_url("http://127.0.0.1:8020/say/{{ text }}?q={{ text }}", {"text": text})
+    parts = urlsplit(url)
+    assert parts.netloc == "127.0.0.1:8020"
+    assert unquote(parts.path.removeprefix("/say/")) == text
+    assert unquote(parts.query.removeprefix("q=")) == text
+    assert "?" not in parts.path and "&" not in parts.query and " " not in url
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_header_values_pass_unless_they_hold_a_line_break(text):
+    if "\r" in text or "\n" in text:
+        error = error_of(render_header, "Bearer {{ key }}", {"key": text})
+        assert "line break" in str(error)
+        assert (error.line, error.column) == (1, 8)
+    else:
+        assert render_header("Bearer {{ key }}", {"key": text}) == "Bearer " + text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_size=5))
+def test_appended_query_pairs_round_trip(pairs):
+    url = append_query("http://h/tts?fixed=1#frag", pairs)
+    base, _, fragment = url.partition("#")
+    assert fragment == "frag"
+    query = urlsplit(base).query
+    items = query.split("&")
+    assert items[0] == "fixed=1"
+    decoded = [tuple(unquote(p) for p in item.split("=", 1)) for item in items[1:]]
+    assert decoded == pairs
+
+
+# --- JSON bodies ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1.0, "1.0"),
+        (2, "2"),
+        ("a", '"a"'),
+        ('q"\n', '"q\\"\\n"'),
+        (True, "true"),
+        (False, "false"),
+        (None, "null"),
+        ({"k": [1, "x"]}, '{"k": [1, "x"]}'),
+        ([1.5, None], "[1.5, null]"),
+    ],
+)
+def test_a_bare_value_is_inserted_as_json(value, expected):
+    assert render_body('{"v": {{ v }}}', {"v": value}) == '{"v": ' + expected + "}"
+
+
+def test_values_inside_strings_are_escaped_without_quotes():
+    body = render_body(
+        '{"a": "x{{ text }}y", "b": "{{ speed }}", "c": "{{ flag }}", "d": "{{ none }}"}',
+        {"text": NASTY, "speed": 1.0, "flag": True, "none": None},
+    )
+    assert json.loads(body) == {"a": f"x{NASTY}y", "b": "1.0", "c": "true", "d": ""}
+
+
+def test_nested_objects_and_arrays_track_string_context():
+    template = (
+        '{"input": {"parts": ["{{ text }}", {{ text }}], "opts": {"speed": {{ speed }},'
+        ' "esc\\"aped {{ voice }}": "\\\\{{ voice }}"}}}'
+    )
+    body = json.loads(render_body(template, variables(text=NASTY, voice='v"1')))
+    assert body["input"]["parts"] == [NASTY, NASTY]
+    assert body["input"]["opts"] == {"speed": 1.0, 'esc"aped v"1': '\\v"1'}
+
+
+def test_top_level_array_body():
+    assert json.loads(render_body('[{{ text }}, "{{ text }}"]', {"text": "a\\b"})) == [
+        "a\\b",
+        "a\\b",
+    ]
+
+
+def test_the_xtts_body_from_the_design_renders_with_and_without_language():
+    v = variables(text='Say "hello"\nthen stop.', speaker_wav="female_01.wav")
+    assert json.loads(render_body(XTTS_BODY, v)) == {
+        "text": 'Say "hello"\nthen stop.',
+        "speaker_wav": "female_01.wav",
+        "language": "en",
+    }
+    v["language"] = "de"
+    assert json.loads(render_body(XTTS_BODY, v))["language"] == "de"
+    v["language"] = ""
+    assert json.loads(render_body(XTTS_BODY, v))["language"] == "en"
+
+
+def test_voxta_string_escape_is_not_escaped_twice():
+    v = variables(text=NASTY)
+    for template in (
+        '{"text": "{{ text | string.escape }}"}',
+        '{"text": "{{ string.escape text }}"}',
+    ):
+        assert json.loads(render_body(template, v))["text"] == NASTY
+    assert render_text("{{ text | string.escape }}", {"text": 'a"b\n'}) == 'a\\"b\\n'
+
+
+def test_if_else_if_else_end_restores_json_context_per_branch():
+    template = (
+        '{"lang": {{ if language == "de" }}"{{ language }}"{{ else if language }}'
+        "{{ language }}{{ else }}null{{ end }}, \"t\": \"{{ text }}\"}"
+    )
+    assert json.loads(render_body(template, variables(language="de"))) == {
+        "lang": "de",
+        "t": "Hello",
+    }
+    assert json.loads(render_body(template, variables(language="fr")))["lang"] == "fr"
+    assert json.loads(render_body(template, variables(language="")))["lang"] is None
+
+
+def test_empty_question_mark_and_not():
+    template = '{"a": {{ x.empty? }}, "b": {{ !x.empty? }}, "c": {{ !flag }}}'
+    assert json.loads(render_body(template, {"x": "", "flag": True})) == {
+        "a": True,
+        "b": False,
+        "c": False,
+    }
+    assert json.loads(render_body(template, {"x": "v", "flag": False}))["a"] is False
+    # missing counts as empty, and is not an unknown variable there
+    assert json.loads(render_body(template, {"flag": False}))["a"] is True
+    assert render_text("{{ if !missing.empty? }}yes{{ else }}no{{ end }}", {}) == "no"
+    assert render_text("{{ if a && !b || c }}T{{ end }}", {"a": 1, "b": 0, "c": 0}) == "T"
+
+
+def test_env_variables():
+    v = variables()
+    assert render_text("{{ env.HOME }}/x", v) == "/home/me/x"
+    assert render_text("{{ if env.UNSET.empty? }}unset{{ end }}", v) == "unset"
+    assert render_text("{{ env.EMPTY.empty? }}", v) == "true"
+    error = error_of(render_text, "key:\n  {{ env.XTTS_KEY }}", v)
+    assert "environment variable 'XTTS_KEY' is not set" in str(error)
+    assert (error.line, error.column) == (2, 3)
+
+
+def test_plain_jinja_if_also_works():
+    template = '{"l": {% if language %}"{{ language }}"{% else %}null{% endif %}}'
+    assert json.loads(render_body(template, variables())) == {"l": "en"}
+
+
+def test_non_json_body_is_plain_text_and_trailing_newline_is_kept():
+    assert render_body("text={{ text }}&n={{ n }}\n", {"text": 'a "b"', "n": None}) == (
+        'text=a "b"&n=\n'
+    )
+
+
+def test_jinja_comment_opener_is_literal_text():
+    assert json.loads(render_body('{"a": "{#x{{ text }}"}', {"text": "t"})) == {"a": "{#xt"}
+
+
+def test_a_lone_surrogate_is_escaped_so_the_body_encodes():
+    body = render_body('{"s": "{{ text }}"}', {"text": "x\udc00"})
+    assert body.encode("utf-8") == b'{"s": "x\\udc00"}'
+
+
+def test_whitespace_control_raw_blocks_and_loops():
+    assert render_text("a  {{- text -}}  b|{{~ text ~}} c", {"text": "t"}) == "atb|tc"
+    assert render_text("{% raw %}{{ text }}{% endraw %} {{ text }}", {"text": "t"}) == "{{ text }} t"
+    items = [{"name": 'a"'}, {"name": "b"}]
+    template = '[{{ for i in items }}"{{ i.name }}", {{ end }}"z"]'
+    assert json.loads(render_body(template, {"items": items})) == ['a"', "b", "z"]
+
+
+def test_render_text_formats_values_like_scriban():
+    v = {"b": True, "n": None, "l": [1, "x"], "f": 1.5}
+    assert render_text("{{ b }}|{{ n }}|{{ l }}|{{ f }}", v) == 'true||[1, "x"]|1.5'
+
+
+# --- URL, query, headers ----------------------------------------------------------
+
+
+def test_url_encodes_values_in_path_and_query_only():
+    v = variables(text="a b/c?d&e=f", voice="x y", base="http://127.0.0.1:9/v1")
+    assert render_url("http://h:1/tts/{{ voice }}?text={{ text }}&raw=%20", v) == (
+        "http://h:1/tts/x%20y?text=a%20b%2Fc%3Fd%26e%3Df&raw=%20"
+    )
+    assert render_url("{{ base }}/audio/{{ voice }}", v) == "http://127.0.0.1:9/v1/audio/x%20y"
+    assert render_url("http://{{ host }}:8020/", {"host": "127.0.0.1"}) == "http://127.0.0.1:8020/"
+
+
+def test_build_query_renders_plain_and_append_query_encodes():
+    query = {"text": "{{ text }}", "speaker": "{{ voice }}.wav"}
+    pairs = build_query(query, variables(text="a b&c"))
+    assert pairs == [("text", "a b&c"), ("speaker", "af_heart.wav")]
+    assert append_query("http://h/tts", pairs) == "http://h/tts?text=a%20b%26c&speaker=af_heart.wav"
+    assert append_query("http://h/tts?", pairs[:1]) == "http://h/tts?text=a%20b%26c"
+    assert append_query("http://h/tts?x=1", []) == "http://h/tts?x=1"
+    error = error_of(build_query, {"text": "{{ txet }}"}, variables())
+    assert "query parameter 'text'" in error.message and "unknown variable 'txet'" in error.message
+
+
+def test_header_line_break_in_the_template_itself_is_refused():
+    error = error_of(render_header, "a\nb", {})
+    assert "line break" in error.message
+    assert (error.line, error.column) == (1, 2)
+    assert render_header("Bearer {{ env.HOME }}", variables()) == "Bearer /home/me"
+
+
+# --- errors point at the user's text ------------------------------------------------
+
+
+def test_unknown_variable_has_position_and_lists_known_ones():
+    template = '{\n  "text": "{{ text }}",\n  "voice": "{{ speaker }}"\n}'
+    error = error_of(render_body, template, variables())
+    assert error.message == "unknown variable 'speaker'"
+    assert (error.line, error.column) == (3, 13)
+    for name in ("text", "voice", "culture", "env.NAME"):
+        assert name in error.hint
+    typo = error_of(render_body, '{"t": "{{ txet }}"}', variables())
+    assert typo.hint.startswith("did you mean 'text'?")
+
+
+def test_unknown_variable_in_an_untaken_branch_is_still_reported():
+    error = error_of(render_text, "{{ if false }}\n{{ lnaguage }}{{ end }}", variables())
+    assert (error.message, error.line, error.column) == ("unknown variable 'lnaguage'", 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("template", "message", "line", "column"),
+    [
+        ('{"a": "{{ text }",\n "b": 1}', "unclosed tag: '{{' without '}}'", 1, 8),
+        ('{"a": 1,\n "b": "{{ text"}', "unclosed tag: '{{' without '}}'", 2, 8),
+        ('{"a":\n  "{{ if text }}x"}', "unclosed {{ if }}: no {{ end }}", 2, 4),
+        ('{"a": "x"}\n{{ end }}', "stray {{ end }}", 2, 1),
+        ("x {% endif %}", "stray {% endif %}", 1, 3),
+        ("{{ if a }}{{ else }}{{ else }}{{ end }}", "{{ else }} after {{ else }}", 1, 21),
+        ("ok\n  {{ else }}", "{{ else }} outside an {{ if }}", 2, 3),
+        ("{{ if }}{{ end }}", "{{ if }} needs a condition", 1, 1),
+        ("a {{  }}", "empty tag", 1, 3),
+    ],
+)
+def test_structure_errors(template, message, line, column):
+    for call in (lambda: check_template(template), lambda: render_body(template, variables())):
+        error = error_of(call)
+        assert error.message == message
+        assert (error.line, error.column) == (line, column)
+        assert error.hint
+
+
+@pytest.mark.parametrize(
+    ("template", "line", "column"),
+    [
+        ('{"a":\n   {{ text + }}}', 2, 4),
+        ("{{ text | no_such_filter }}", 1, 1),
+        ("line1\nline2 {{ if text ) }}x{{ end }}", 2, 7),
+        ("a\n{% for x in %}{% endfor %}", 2, 1),
+    ],
+)
+def test_syntax_errors_point_at_the_tag(template, line, column):
+    error = error_of(check_template, template)
+    assert error.message.startswith("cannot read this tag")
+    assert (error.line, error.column) == (line, column)
+
+
+def test_invalid_json_after_rendering_points_into_the_rendered_body():
+    template = '{"a": "{{ text }}",\n "b": {{ text }} "c"}'
+    error = error_of(render_body, template, {"text": "x"})
+    assert error.message.startswith("the rendered body is not valid JSON")
+    assert (error.line, error.column) == (2, 11)
+    assert "rendered body" in error.hint and '"x" \\"c\\"' not in error.hint
+    assert '"b": "x" "c"' in error.hint
+
+
+def test_runtime_failures_point_at_the_tag():
+    error = error_of(render_text, "ok\n  {{ text / 0 }}", {"text": 1})
+    assert (error.line, error.column) == (2, 3)
+    assert "division" in error.message
+
+
+# --- sandbox ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ text.__class__.__base__.__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os }}",
+        "{{ (text * 100000000)|length }}",
+        "{{ 10 ** 100000000 }}",
+    ],
+)
+def test_sandbox_refuses_code_execution(template):
+    error = error_of(render_text, template, {"text": "t"})
+    assert error.line == 1
+
+
+def test_check_template_and_template_variables():
+    check_template(XTTS_BODY)
+    check_template("http://h/{{ voice }}", "url")
+    check_template("Bearer {{ env.KEY }}", "header")
+    check_template("{{ unknown_is_fine_here }}", "label")
+    assert template_variables(XTTS_BODY) == {"text", "speaker_wav", "language"}
+    assert template_variables("{{ env.HOME }}{{ if !x.empty? }}{{ y }}{{ end }}") == {
+        "env.HOME",
+        "x",
+        "y",
+    }
+
+
+def test_repeated_rendering_uses_the_compiled_cache():
+    template = '{"text": "{{ text }}", "voice": "{{ voice }}", "speed": {{ speed }}}'
+    v = variables(text=NASTY * 50)
+    before = templates._compile.cache_info().hits
+    for _ in range(500):
+        assert json.loads(render_body(template, v))["text"] == NASTY * 50
+    assert templates._compile.cache_info().hits - before >= 499
