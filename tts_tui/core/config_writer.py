@@ -159,9 +159,12 @@ def _set(doc: Any, keypath: KeyPath, value: Any) -> None:
         if last in table:
             del table[last]
         return
-    if last in table and _same(table[last], value):
+    existing = table[last] if last in table else None
+    if existing is not None and _same(existing, value):
         return  # keep the user's exact spelling (1 vs 1.0, quotes...)
-    table[last] = _to_tomlkit(value, multiline=isinstance(value, str) and "\n" in value)
+    # a body the user wrote as a multi-line block stays a block, even as one line
+    was_multiline = getattr(getattr(existing, "type", None), "name", "") in ("MLL", "MLB")
+    table[last] = _to_tomlkit(value, multiline=isinstance(value, str) and ("\n" in value or was_multiline))
 
 
 def _set_service(doc: Any, name: str, index: int | None, value: Any) -> None:
@@ -177,7 +180,10 @@ def _set_service(doc: Any, name: str, index: int | None, value: Any) -> None:
     if services is None:
         services = tomlkit.aot()
         doc.append("services", services)
-    services.append(_to_tomlkit({"name": name, **value}))
+    table = _to_tomlkit({"name": name, **value})
+    if not tomlkit.dumps(doc).endswith("\n\n"):
+        table.trivia.indent = "\n"  # a blank line before the new block, as people write them
+    services.append(table)
 
 
 def _same(item: Any, value: Any) -> bool:
@@ -202,8 +208,20 @@ def _to_tomlkit(value: Any, *, multiline: bool = False) -> Any:
             else:
                 table[k] = _to_tomlkit(v, multiline=isinstance(v, str) and "\n" in v)
         return table
-    if isinstance(value, str) and multiline:
-        if "'''" not in value:
+    if isinstance(value, str):
+        return _string_item(value, multiline=multiline)
+    return tomlkit.item(value)
+
+
+def _string_item(value: str, *, multiline: bool) -> Any:
+    """Strings as people write them: a JSON body as a literal string, without escapes."""
+    import tomlkit
+
+    literal_ok = not any((ord(c) < 32 and c not in "\t\n") or c == "\x7f" for c in value)
+    if multiline:
+        if literal_ok and "'''" not in value:
             return tomlkit.string(value, literal=True, multiline=True)
         return tomlkit.string(value, multiline=True)
-    return tomlkit.item(value)
+    if '"' in value and "'" not in value and "\n" not in value and literal_ok:
+        return tomlkit.string(value, literal=True)
+    return tomlkit.string(value)

@@ -1,0 +1,486 @@
+"""ConfigSync: the UI's config and the file on disk follow each other without losing either side."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tts_tui.core import config
+from tts_tui.core.config_writer import DELETE
+from tts_tui.core.errors import ConfigError
+from tts_tui.core.sync import Conflict, ConfigSync
+
+USER_FILE = """\
+# my TTS setup
+[ui]
+theme = "tts-dark"   # dark, please
+text = "Hi"
+
+[audio]
+output = "none"
+
+# the fast one
+[[services]]
+name = "kokoro"
+type = "openai"
+url = "http://127.0.0.1:8880/v1"
+voice = "af_bella"   # my favourite
+speed = 1
+extra = { lang_code = "a" }
+
+[[services]]
+name = "xtts"
+type = "http"
+url = "http://127.0.0.1:8020/tts_to_audio/"
+body = '''
+{"text": "{{ text }}"}
+'''
+[services.params]
+language = "en"
+"""
+
+
+class Clock:
+    """A monotonic clock the test moves by hand, so debounce tests need no sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def path(write_config):
+    return write_config(USER_FILE)
+
+
+@pytest.fixture
+def sync(path, clock):
+    return ConfigSync(path, clock=clock)
+
+
+def edit_externally(path, old: str, new: str) -> None:
+    """Another program edits the file (a real separate process)."""
+    code = (
+        "import pathlib, sys\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "text = p.read_text()\n"
+        "assert sys.argv[2] in text\n"
+        "p.write_text(text.replace(sys.argv[2], sys.argv[3]))\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path), old, new], check=True)
+
+
+def rewrite(path, text: str) -> None:
+    """Another program rewrites the file in place."""
+    path.write_text(text)
+
+
+def test_a_ui_edit_is_written_after_the_debounce_keeping_comments_and_order(sync, path, clock):
+    sync.set(("ui", "text"), "Hello there")
+    sync.set(("services", "kokoro", "voice"), "af_sky")
+    assert sync.config.ui.text == "Hello there", "config shows the edit at once"
+    assert sync.config.service("kokoro").voice == "af_sky"
+    assert sync.dirty
+    clock.advance(0.1)
+    assert sync.tick() == set()
+    assert path.read_text() == USER_FILE, "nothing written before the debounce"
+    clock.advance(0.3)
+    assert sync.tick() == {"saved"}
+    expected = USER_FILE.replace('text = "Hi"', 'text = "Hello there"').replace('"af_bella"', '"af_sky"')
+    assert path.read_text() == expected
+    assert not sync.dirty
+
+
+def test_many_quick_edits_make_one_write(sync, path, clock):
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    for i in range(1, 6):
+        sync.set(("ui", "text"), "Hello"[:i])
+        clock.advance(0.1)
+        sync.tick()
+    clock.advance(0.3)
+    sync.tick()
+    assert [e for e in events if "saved" in e] == [{"saved"}]
+    assert config.load(path).ui.text == "Hello"
+
+
+def test_steady_typing_is_still_saved_within_a_second(sync, path, clock):
+    saves = []
+    for i in range(30):  # 3 s of typing, a key every 0.1 s, ticking every 0.1 s
+        sync.set(("ui", "text"), "x" * (i + 1))
+        clock.advance(0.1)
+        if "saved" in sync.tick():
+            saves.append(clock.now)
+    gaps = [b - a for a, b in zip([100.0, *saves], saves)]
+    assert len(saves) >= 3 and max(gaps) <= 1.0
+
+
+def test_real_clock_debounce(path):
+    sync = ConfigSync(path, debounce=0.05, max_delay=0.2)
+    sync.set(("audio", "output"), "default")
+    assert sync.tick() == set()
+    time.sleep(0.08)
+    assert sync.tick() == {"saved"}
+    assert 'output = "default"' in path.read_text()
+
+
+def test_an_external_edit_shows_after_a_tick(sync, path):
+    edit_externally(path, '"af_bella"', '"af_nicole"')
+    assert sync.config.service("kokoro").voice == "af_bella"
+    assert sync.tick() == {"file"}
+    assert sync.config.service("kokoro").voice == "af_nicole"
+    assert not sync.dirty and sync.conflicts == []
+
+
+def test_an_external_edit_of_another_key_merges_with_a_pending_ui_edit(sync, path, clock):
+    sync.set(("ui", "text"), "mine")
+    edit_externally(path, '"af_bella"', '"af_nicole"')
+    assert sync.tick() == {"file"}
+    assert sync.config.ui.text == "mine", "the unsaved UI edit survives the reload"
+    assert sync.config.service("kokoro").voice == "af_nicole"
+    clock.advance(1)
+    assert sync.tick() == {"saved"}
+    expected = USER_FILE.replace('text = "Hi"', 'text = "mine"').replace('"af_bella"', '"af_nicole"')
+    assert path.read_text() == expected
+
+
+def test_the_same_value_on_both_sides_is_no_conflict(sync, path, clock):
+    sync.set(("services", "kokoro", "voice"), "af_sky")
+    edit_externally(path, '"af_bella"', '"af_sky"')
+    sync.tick()
+    assert sync.conflicts == []
+    clock.advance(1)
+    sync.tick()
+    assert path.read_text() == USER_FILE.replace('"af_bella"', '"af_sky"')
+    assert not sync.dirty
+
+
+@pytest.mark.parametrize("keep_mine", [True, False])
+def test_the_same_key_changed_on_both_sides_is_a_conflict_the_user_resolves(sync, path, clock, keep_mine):
+    sync.set(("services", "kokoro", "voice"), "af_mine")
+    sync.set(("ui", "text"), "also mine")
+    edit_externally(path, '"af_bella"', '"af_theirs"')
+    changes = sync.tick()
+    assert changes == {"file", "conflict"}
+    assert sync.conflicts == [Conflict(("services", "kokoro", "voice"), "af_mine", "af_theirs", "af_bella")]
+    assert sync.config.service("kokoro").voice == "af_mine", "until resolved the UI shows mine"
+    clock.advance(1)
+    sync.tick()
+    on_disk = config.load(path)
+    assert on_disk.service("kokoro").voice == "af_theirs", "nothing written for the conflicted key"
+    assert on_disk.ui.text == "also mine", "other edits are not held back"
+    assert sync.dirty
+
+    sync.resolve(sync.conflicts[0], keep_mine=keep_mine)
+    chosen = "af_mine" if keep_mine else "af_theirs"
+    assert sync.conflicts == []
+    assert sync.config.service("kokoro").voice == chosen
+    assert config.load(path).service("kokoro").voice == chosen
+    assert f'voice = "{chosen}"   # my favourite' in path.read_text()
+    assert not sync.dirty
+    assert sync.tick() == set()
+
+
+def test_resolve_all(sync, path):
+    sync.set(("services", "kokoro", "voice"), "af_mine")
+    sync.set(("ui", "text"), "mine")
+    text = path.read_text().replace('"af_bella"', '"af_theirs"').replace('text = "Hi"', 'text = "theirs"')
+    rewrite(path, text)
+    sync.tick()
+    assert len(sync.conflicts) == 2
+    sync.resolve_all(keep_mine=False)
+    assert sync.conflicts == [] and not sync.dirty
+    assert sync.config.ui.text == "theirs" and path.read_text() == text
+
+
+def test_a_file_that_stops_parsing_keeps_the_last_good_state_and_is_not_written(sync, path, clock):
+    sync.set(("ui", "text"), "pending")
+    broken = USER_FILE.replace('voice = "af_bella"', 'voice = "af_bella')
+    rewrite(path, broken)
+    assert sync.tick() == {"error"}
+    error = sync.file_error
+    assert error is not None and error.line == 14 and error.column is not None
+    assert "not valid TOML" in error.message
+    assert sync.config.ui.text == "pending" and sync.config.service("kokoro").voice == "af_bella"
+    clock.advance(5)
+    assert sync.tick() == set(), "the same broken file is reported once"
+    sync.flush()
+    assert path.read_text() == broken, "never written while it does not parse"
+    assert sync.dirty
+
+    fixed = USER_FILE.replace('"af_bella"', '"af_fixed"')
+    rewrite(path, fixed)
+    assert sync.tick() == {"file", "error", "saved"}
+    assert sync.file_error is None
+    assert path.read_text() == fixed.replace('text = "Hi"', 'text = "pending"')
+    assert sync.config.service("kokoro").voice == "af_fixed"
+
+
+def test_a_wrong_value_in_the_file_is_a_file_error_with_its_line(sync, path):
+    rewrite(path, USER_FILE.replace('type = "http"', 'type = "grpc"'))
+    assert sync.tick() == {"error"}
+    assert "unknown type 'grpc'" in sync.file_error.message and sync.file_error.line == 20
+    assert [s.name for s in sync.config.services] == ["kokoro", "xtts"]
+
+
+def test_a_file_broken_since_the_last_tick_is_rechecked_before_writing(sync, path):
+    sync.set(("ui", "text"), "pending")
+    rewrite(path, USER_FILE + "\noops = \n")
+    sync.flush()  # no tick in between
+    assert sync.file_error is not None and sync.file_error.line is not None
+    assert path.read_text() == USER_FILE + "\noops = \n"
+    assert sync.dirty
+
+
+def test_services_added_renamed_and_removed_in_the_ui_reach_the_file_at_once(sync, path):
+    sync.add_service({"name": "new", "type": "openai", "url": "http://127.0.0.1:9/v1", "extra": {"a": 1}})
+    assert [s.name for s in config.load(path).services] == ["kokoro", "xtts", "new"]
+    assert config.load(path).service("new").extra == {"a": 1}
+    assert path.read_text().startswith(USER_FILE)
+
+    sync.rename_service("kokoro", "fast")
+    assert path.read_text().startswith(USER_FILE.replace('name = "kokoro"', 'name = "fast"'))
+    assert [s.name for s in sync.config.services] == ["fast", "xtts", "new"]
+
+    sync.remove_service("xtts")
+    assert [s.name for s in config.load(path).services] == ["fast", "new"]
+    assert "# the fast one" in path.read_text() and "# my favourite" in path.read_text()
+    assert not sync.dirty
+
+    with pytest.raises(ConfigError, match="already exists"):
+        sync.add_service({"name": "new"})
+    with pytest.raises(ConfigError, match="already exists"):
+        sync.rename_service("fast", "new")
+
+
+def test_an_edit_to_a_renamed_service_follows_it(sync, path, clock):
+    sync.set(("services", "kokoro", "voice"), "af_sky")
+    sync.rename_service("kokoro", "fast")
+    sync.set(("services", "fast", "speed"), 1.5)
+    clock.advance(1)
+    sync.tick()
+    fast = config.load(path).service("fast")
+    assert (fast.voice, fast.speed) == ("af_sky", 1.5)
+
+
+def test_structural_edits_wait_for_a_broken_file_to_parse_again(sync, path):
+    rewrite(path, "[ui\n")
+    sync.tick()
+    sync.add_service({"name": "later", "url": "http://127.0.0.1:9/v1"})
+    sync.rename_service("kokoro", "fast")
+    assert path.read_text() == "[ui\n"
+    assert [s.name for s in sync.config.services] == ["fast", "xtts", "later"]
+    rewrite(path, USER_FILE.replace('"Hi"', '"fixed"'))
+    assert "saved" in sync.tick()
+    on_disk = config.load(path)
+    assert [s.name for s in on_disk.services] == ["fast", "xtts", "later"]
+    assert on_disk.ui.text == "fixed"
+
+
+def test_an_inline_table_gets_new_keys_in_place(write_config, clock):
+    path = write_config(config.DEFAULT_TEMPLATE.read_text())
+    sync = ConfigSync(path, clock=clock)
+    sync.set(("services", "local", "extra", "lang_code"), "a")
+    sync.set(("services", "local", "params", "speaker"), "me")
+    clock.advance(1)
+    sync.tick()
+    lines = path.read_text().splitlines()
+    extra = next(ln for ln in lines if ln.startswith("extra ="))
+    assert 'lang_code = "a"' in extra and "# merged into the JSON body" in extra
+    local = config.load(path).service("local")
+    assert local.extra == {"lang_code": "a"} and local.params == {"speaker": "me"}
+    sync.set(("services", "local", "extra", "lang_code"), DELETE)
+    clock.advance(1)
+    sync.tick()
+    assert config.load(path).service("local").extra == {}
+
+
+def test_services_added_removed_and_renamed_in_the_file_flow_into_the_config(sync, path):
+    added = '\n[[services]]\nname = "piper"\nurl = "http://127.0.0.1:5000/v1"\n'
+    rewrite(path, USER_FILE + added)
+    assert sync.tick() == {"file"}
+    assert [s.name for s in sync.config.services] == ["kokoro", "xtts", "piper"]
+
+    edit_externally(path, 'name = "kokoro"', 'name = "fast"')
+    sync.tick()
+    assert [s.name for s in sync.config.services] == ["fast", "xtts", "piper"]
+
+    rewrite(path, USER_FILE.split("[[services]]\nname = \"xtts\"")[0].replace("kokoro", "fast"))
+    sync.tick()
+    assert [s.name for s in sync.config.services] == ["fast"]
+    assert not sync.dirty and sync.conflicts == []
+
+
+@pytest.mark.parametrize("keep_mine", [True, False])
+def test_a_service_removed_in_the_file_while_edited_in_the_ui_is_a_conflict(sync, path, clock, keep_mine):
+    sync.set(("services", "xtts", "voice"), "female_02")
+    without_xtts = USER_FILE.split("[[services]]\nname = \"xtts\"")[0]
+    rewrite(path, without_xtts)
+    assert sync.tick() == {"file", "conflict"}
+    (conflict,) = sync.conflicts
+    assert conflict.keypath == ("services", "xtts") and conflict.theirs is None
+    assert conflict.mine["voice"] == "female_02"
+    assert sync.config.service("xtts").voice == "female_02", "not dropped silently"
+    clock.advance(1)
+    sync.tick()
+    assert path.read_text() == without_xtts
+
+    sync.resolve(conflict, keep_mine=keep_mine)
+    names = [s.name for s in config.load(path).services]
+    assert names == (["kokoro", "xtts"] if keep_mine else ["kokoro"])
+    assert [s.name for s in sync.config.services] == names
+    if keep_mine:
+        xtts = config.load(path).service("xtts")
+        assert xtts.voice == "female_02" and xtts.params == {"language": "en"}
+
+
+@pytest.mark.parametrize("keep_mine", [True, False])
+def test_a_service_removed_in_the_ui_while_edited_in_the_file_is_a_conflict(sync, path, keep_mine):
+    rewrite(path, "[ui\n")  # a broken file holds the removal back
+    sync.tick()
+    sync.remove_service("xtts")
+    edited = USER_FILE.replace('language = "en"', 'language = "de"')
+    rewrite(path, edited)
+    assert "conflict" in sync.tick()
+    (conflict,) = sync.conflicts
+    assert conflict.keypath == ("services", "xtts") and conflict.mine is None
+    assert conflict.theirs["params"] == {"language": "de"}
+    assert path.read_text() == edited, "the file's edit is not lost"
+    assert [s.name for s in sync.config.services] == ["kokoro"]
+
+    sync.resolve(conflict, keep_mine=keep_mine)
+    if keep_mine:
+        assert [s.name for s in config.load(path).services] == ["kokoro"]
+        assert [s.name for s in sync.config.services] == ["kokoro"]
+    else:
+        assert path.read_text() == edited
+        assert sync.config.service("xtts").params == {"language": "de"}
+    assert not sync.dirty
+
+
+def test_our_own_write_is_not_reported_as_an_external_change(sync, path, clock):
+    events: list[set[str]] = []
+    unsubscribe = sync.subscribe(events.append)
+    sync.set(("ui", "text"), "one")
+    clock.advance(1)
+    sync.tick()
+    sync.add_service({"name": "new", "url": "http://127.0.0.1:9/v1"})
+    for _ in range(5):
+        clock.advance(0.25)
+        assert sync.tick() == set()
+    assert not any("file" in e for e in events)
+    assert {"saved"} in events
+    unsubscribe()
+    seen = len(events)
+    sync.set(("ui", "text"), "two")
+    assert len(events) == seen
+
+
+def test_a_tick_with_an_unchanged_stat_does_not_read_the_file(path, clock):
+    old = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(old, old))
+    sync = ConfigSync(path, clock=clock)
+    # Same size, same inode, same mtime: only reading the file could notice.
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.write(USER_FILE.replace('"af_bella"', '"af_BELLA"'))
+    os.utime(path, ns=(old, old))
+    for _ in range(3):
+        assert sync.tick() == set()
+    assert sync.config.service("kokoro").voice == "af_bella"
+    os.utime(path, ns=(old + 10**9, old + 10**9))
+    assert sync.tick() == {"file"}
+    assert sync.config.service("kokoro").voice == "af_BELLA"
+
+
+def test_a_wrong_value_from_the_ui_is_refused(sync):
+    with pytest.raises(ConfigError, match="speed must be a number"):
+        sync.set(("services", "kokoro", "speed"), "fast")
+    with pytest.raises(ConfigError, match="no service named"):
+        sync.set(("services", "nope", "voice"), "x")
+    assert sync.config.service("kokoro").speed == 1.0 and not sync.dirty
+
+
+def test_the_first_load_must_succeed(write_config):
+    with pytest.raises(ConfigError) as info:
+        ConfigSync(write_config("[ui\n"))
+    assert info.value.line == 1
+
+
+def test_a_removed_file_is_an_error_until_it_comes_back(sync, path, clock):
+    sync.set(("ui", "text"), "pending")
+    path.unlink()
+    assert sync.tick() == {"error"} and "gone" in sync.file_error.message
+    clock.advance(1)
+    sync.tick()
+    assert not path.exists()
+    rewrite(path, USER_FILE)
+    assert "saved" in sync.tick()
+    assert config.load(path).ui.text == "pending"
+
+
+def test_an_emptied_file_is_not_taken_as_no_settings(sync, path, clock):
+    # An editor rewriting in place leaves the file empty for a moment.
+    sync.set(("ui", "text"), "pending")
+    rewrite(path, "")
+    assert sync.tick() == {"error"} and "empty" in sync.file_error.message
+    assert [s.name for s in sync.config.services] == ["kokoro", "xtts"]
+    clock.advance(1)
+    sync.tick()
+    assert path.read_text() == ""
+    rewrite(path, USER_FILE)
+    assert sync.tick() == {"file", "error", "saved"}
+    assert path.read_text() == USER_FILE.replace('"Hi"', '"pending"')
+
+
+@pytest.fixture
+def read_only_dir(path):
+    """Make the config's folder refuse new files (a real permission error)."""
+    folder = path.parent
+    if os.geteuid() == 0:  # root ignores modes; the immutable flag still stops it
+        if not shutil.which("chattr"):
+            pytest.skip("running as root without chattr")
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("cannot set the immutable flag here")
+
+        def restore():
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        os.chmod(folder, 0o500)
+
+        def restore():
+            os.chmod(folder, 0o700)
+
+    try:
+        yield restore
+    finally:
+        restore()
+
+
+def test_a_failed_write_is_reported_and_kept_pending(sync, path, clock, read_only_dir):
+    sync.set(("ui", "text"), "pending")
+    clock.advance(1)
+    assert sync.tick() == {"error"}
+    assert "cannot save" in sync.last_write_error
+    assert sync.dirty and config.load(path).ui.text == "Hi"
+    clock.advance(0.25)
+    assert sync.tick() == set(), "the same failure is reported once"
+    read_only_dir()
+    clock.advance(1)
+    assert sync.tick() == {"saved", "error"}
+    assert sync.last_write_error is None and not sync.dirty
+    assert config.load(path).ui.text == "pending"

@@ -1,0 +1,252 @@
+"""The workbench session: the one state model the TUI observes.
+
+It owns the config sync (file <-> UI), the selected service, the exchange log,
+the last audio and the player. Widgets read from it and call its methods; it
+tells subscribers what changed with a set of topic names:
+
+- "config": the config changed (an edit in the UI or in the file)
+- "error": the file stopped parsing, or parses again, or a write failed
+- "conflict": the file and the UI changed the same key
+- "saved": the UI's edits were written
+- "log": an exchange was added or updated
+- "audio": new audio arrived
+- "health", "voices": a check or a voice list finished
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tts_tui.core.errors import TtsError
+from tts_tui.core.exchange import Exchange, PreparedRequest
+from tts_tui.core.model import Config, Service
+from tts_tui.core.sync import ConfigSync
+
+if TYPE_CHECKING:
+    from tts_tui.core.audio import Audio
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.player import Player
+    from tts_tui.core.services import Voice
+    from tts_tui.core.speech import SpeechResult
+
+Listener = Callable[[set[str]], None]
+
+LOG_LIMIT = 10_000
+
+
+class Workbench:
+    def __init__(self, config_path: Path) -> None:
+        self.sync = ConfigSync(config_path)
+        self.selected: str | None = None
+        self.log: deque[Exchange] = deque(maxlen=LOG_LIMIT)
+        self.audio: Audio | None = None
+        self.audio_service: str | None = None
+        self.health: dict[str, bool | None] = {}
+        self.voices: dict[str, list[Voice]] = {}
+        self.latency: dict[str, list[float]] = {}
+        self._player: Player | None = None
+        self._client: HttpClient | None = None
+        self._listeners: list[Listener] = []
+        self.sync.subscribe(self._emit)
+        self._ensure_selection()
+
+    # --- observation -------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, topics: set[str]) -> None:
+        if "config" in topics or "file" in topics:
+            self._ensure_selection()
+        if not topics:
+            return
+        for listener in list(self._listeners):
+            listener(topics)
+
+    def tick(self) -> set[str]:
+        """Poll the config file; call a few times a second."""
+        return self.sync.tick()
+
+    # --- config ------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self.sync.config
+
+    @property
+    def path(self) -> Path:
+        return self.sync.path
+
+    @property
+    def service(self) -> Service | None:
+        for service in self.config.services:
+            if service.name == self.selected:
+                return service
+        return None
+
+    def select(self, name: str) -> None:
+        self.selected = name
+        self._emit({"selection"})
+
+    def _ensure_selection(self) -> None:
+        names = [s.name for s in self.config.services]
+        if self.selected not in names:
+            self.selected = names[0] if names else None
+
+    def set_text(self, text: str) -> None:
+        if text != self.config.ui.text:
+            self.sync.set(("ui", "text"), text)
+
+    def set_field(self, key: str, value: Any, *, service: str | None = None) -> None:
+        """Change one key of a service (nested keys as "params.language")."""
+        name = service or self.selected
+        if name is None:
+            raise TtsError("no service is selected", hint="add one with `a`")
+        self.sync.set(("services", name, *key.split(".")), value)
+
+    def set_setting(self, section: str, key: str, value: Any) -> None:
+        self.sync.set((section, key), value)
+
+    def rename_service(self, old: str, new: str) -> None:
+        self.sync.rename_service(old, new)
+        if self.selected == old:
+            self.selected = new
+        self._emit({"config", "selection"})
+
+    def add_service(self, table: dict[str, Any]) -> None:
+        self.sync.add_service(table)
+        self.selected = table["name"]
+        self._emit({"config", "selection"})
+
+    def remove_service(self, name: str) -> None:
+        self.sync.remove_service(name)
+        self._ensure_selection()
+        self._emit({"config", "selection"})
+
+    def unique_name(self, base: str) -> str:
+        names = {s.name for s in self.config.services}
+        if base not in names:
+            return base
+        n = 2
+        while f"{base}-{n}" in names:
+            n += 1
+        return f"{base}-{n}"
+
+    # --- requests ----------------------------------------------------------
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            from tts_tui.core.client import HttpClient
+
+            self._client = HttpClient()
+        return self._client
+
+    def prepare(self, text: str | None = None) -> PreparedRequest:
+        """The exact request F5 would send. Raises TemplateError/ConfigError/TtsError."""
+        from tts_tui.core.speech import prepare
+
+        service = self._require_service()
+        return prepare(service, self.config.ui.text if text is None else text)
+
+    async def speak(self, text: str | None = None, *, play: bool = True) -> SpeechResult:
+        """Speak with the selected service; the exchange goes in the log even when cancelled."""
+        from tts_tui.core.speech import speak
+
+        service = self._require_service()
+        request = self.prepare(text)
+        exchange = Exchange(request, service=service.name)
+        self.add_exchange(exchange)
+        try:
+            result = await speak(service, "", client=self.client, request=request, exchange=exchange)
+        finally:
+            if exchange.total_ms is not None and exchange.ok:
+                self.latency.setdefault(service.name, []).append(exchange.total_ms)
+                del self.latency[service.name][:-50]
+            self._emit({"log"})
+        for extra in result.exchanges[1:]:
+            self.add_exchange(extra)
+        if result.audio is not None:
+            self.audio = result.audio
+            self.audio_service = service.name
+            self._emit({"audio"})
+            if play:
+                self.player.play(result.audio)
+                self._emit({"playback"})
+        return result
+
+    def add_exchange(self, exchange: Exchange) -> None:
+        self.log.append(exchange)
+        self._emit({"log"})
+
+    async def fetch_voices(self, name: str | None = None) -> list[Voice]:
+        from tts_tui.core.speech import list_voices
+
+        service = self._require_service(name)
+        try:
+            voices = await list_voices(service, client=self.client)
+        except TtsError:
+            voices = []
+        self.voices[service.name] = voices
+        self._emit({"voices"})
+        return voices
+
+    async def check(self, name: str | None = None) -> bool:
+        from tts_tui.core.speech import check
+
+        service = self._require_service(name)
+        self.health[service.name] = None
+        result = await check(service, client=self.client)
+        if result.exchange is not None:
+            self.add_exchange(result.exchange)
+        self.health[service.name] = result.ok
+        self._emit({"health"})
+        return result.ok
+
+    def _require_service(self, name: str | None = None) -> Service:
+        if name is not None:
+            return self.config.service(name)
+        service = self.service
+        if service is None:
+            raise TtsError("no service is selected", hint="add one to the config")
+        return service
+
+    # --- playback ----------------------------------------------------------
+
+    @property
+    def player(self) -> Player:
+        if self._player is None:
+            from tts_tui.core.player import Player
+
+            self._player = Player(self.config.audio.output)
+        return self._player
+
+    def save_audio(self, path: Path | None = None) -> Path:
+        """Save the last audio to `path` or a new file in `audio.save_dir`."""
+        from tts_tui.core.audio import save
+
+        if self.audio is None:
+            raise TtsError("there is no audio to save yet", hint="press F5 to speak first")
+        if path is None:
+            import time
+
+            folder = Path(self.config.audio.save_dir).expanduser()
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            ext = {"ogg": "ogg", "mp3": "mp3", "flac": "flac"}.get(self.audio.format, "wav")
+            path = folder / f"{self.audio_service or 'tts'}-{stamp}.{ext}"
+            n = 2
+            while path.exists():
+                path = folder / f"{self.audio_service or 'tts'}-{stamp}-{n}.{ext}"
+                n += 1
+        return save(self.audio, path)
+
+    async def aclose(self) -> None:
+        self.sync.flush()
+        if self._player is not None:
+            self._player.stop()
+        if self._client is not None:
+            await self._client.aclose()

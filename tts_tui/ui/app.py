@@ -1,0 +1,515 @@
+"""The tts-tui workbench: four panes over one Workbench state model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TextArea
+
+from tts_tui.core.errors import TtsError
+from tts_tui.core.model import Config
+from tts_tui.core.workbench import Workbench
+from tts_tui.ui.log_pane import LogPane
+from tts_tui.ui.playback_bar import PlaybackBar
+from tts_tui.ui.request_pane import FieldEdited, FieldInvalid, RequestPane, TextEdited
+from tts_tui.ui.services_pane import ServicesPane
+
+TICK_S = 0.25  # how often the config file is polled: edits show within 1 s
+
+
+class TtsApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tts-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("f5", "speak", "Speak", id="speak", priority=True),
+        Binding("ctrl+j", "speak", "Speak", show=False, id="speak_alt", priority=True),
+        Binding("escape", "cancel", "Cancel", id="cancel", priority=True, show=False),
+        Binding("f6", "play_pause", "Play/Pause", id="play_pause"),
+        Binding("f7", "stop", "Stop", id="stop", show=False),
+        Binding("f8", "replay", "Replay", id="replay", show=False),
+        Binding("ctrl+s", "save_audio", "Save audio", id="save_audio"),
+        Binding("f2", "toggle_preview", "Preview", id="toggle_preview"),
+        Binding("f4", "check", "Check", id="check", show=False),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, workbench: Workbench) -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.speaking = False
+        self._showing_conflict = False
+        self._warmed = False
+
+    # --- layout --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: timers may fire while a modal screen is on top.
+        self.banner = Static("", id="banner", markup=False)
+        self.services_pane = ServicesPane()
+        self.request_pane = RequestPane(self.workbench.service)
+        self.log_pane = LogPane()
+        self.playback_bar = PlaybackBar()
+        yield self.banner
+        with Horizontal(id="top"):
+            yield self.services_pane
+            yield self.request_pane
+        yield self.log_pane
+        yield self.playback_bar
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from tts_tui.ui.themes import apply_theme, register_themes
+
+        wb = self.workbench
+        for warning in register_themes(self, wb.path):
+            self.notify(warning, severity="warning", timeout=8)
+        warning = apply_theme(self, wb.config.ui.theme)
+        if warning:
+            self.notify(warning, severity="warning", timeout=8)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if wb.config.ui.keys:
+            self.set_keymap(dict(wb.config.ui.keys))
+        for warning in wb.config.warnings:
+            self.notify(warning, severity="warning", timeout=8)
+        self.sub_title = str(wb.path)
+        wb.subscribe(self._model_changed)
+        self._refresh_all()
+        self.set_interval(TICK_S, self._tick)
+        self.set_interval(0.1, self._refresh_playback)
+        self._warm_up()
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width >= 140, "-wide")
+
+    @work(thread=True, exclusive=True, group="warm-up")
+    def _warm_up(self) -> None:
+        """Heavy imports and the embedded server, off the first-paint path."""
+        from tts_tui.core import audio, speech, templates  # noqa: F401
+
+        self.workbench.client.warm_up()
+        if any(s.is_builtin for s in self.workbench.config.services):
+            from tts_tui.server.app import builtin_url
+
+            try:
+                builtin_url()
+            except TtsError as exc:
+                self.call_from_thread(self.notify, f"embedded server: {exc}", severity="error")
+        self.call_from_thread(self._warmed_up)
+
+    def _warmed_up(self) -> None:
+        self._warmed = True
+        self._validate()
+        self._fetch_voices()
+
+    # --- the model -> the screen --------------------------------------------
+
+    def _tick(self) -> None:
+        self.workbench.tick()
+
+    def _model_changed(self, topics: set[str]) -> None:
+        if topics & {"config", "file", "selection"}:
+            self._refresh_request()
+            self._refresh_services()
+        if "selection" in topics:
+            self._fetch_voices()
+        if topics & {"health", "log"}:
+            self._refresh_services()
+        if "log" in topics:
+            self.log_pane.show(list(self.workbench.log)[-200:])
+        if "voices" in topics:
+            self._refresh_voices()
+        if "error" in topics or "file" in topics:
+            self._refresh_banner()
+        if "conflict" in topics:
+            self._ask_conflict()
+
+    def _refresh_all(self) -> None:
+        self._refresh_services()
+        self._refresh_request()
+        self._refresh_banner()
+
+    def _refresh_services(self) -> None:
+        wb = self.workbench
+        self.services_pane.show(wb.config.services, wb.selected, wb.health, wb.latency)
+
+    def _refresh_request(self) -> None:
+        wb = self.workbench
+        self.request_pane.load(wb.service, wb.config.ui.text)
+        self._validate()
+
+    def _refresh_voices(self) -> None:
+        wb = self.workbench
+        voices = wb.voices.get(wb.selected or "", [])
+        self.request_pane.set_voices([v.id for v in voices])
+
+    def _refresh_banner(self) -> None:
+        sync = self.workbench.sync
+        banner = self.banner
+        name = self.workbench.path.name
+        if sync.file_error is not None:
+            error = sync.file_error
+            where = f" {error.where}:" if error.where else ""
+            banner.update(
+                f"⚠ {name}{where} {error.message} — showing the last good settings; "
+                "nothing is written until the file parses again"
+            )
+        elif sync.last_write_error:
+            banner.update(f"⚠ cannot save {name}: {sync.last_write_error} — your edits are kept and retried")
+        banner.set_class(bool(sync.file_error or sync.last_write_error), "-visible")
+
+    def _refresh_playback(self) -> None:
+        wb = self.workbench
+        player = wb._player
+        audio = wb.audio
+        bar = self.playback_bar
+        width = max(10, bar.size.width - 4)
+        peaks: list[float] = []
+        if audio is not None:
+            from tts_tui.core.audio import peaks as audio_peaks
+
+            peaks = audio_peaks(audio, width)
+        bar.show(
+            state=player.state if player else "stopped",
+            position=player.position if player else 0.0,
+            duration=audio.duration if audio else 0.0,
+            reason=player.silent_reason if player else None,
+            device=player.device_name if player else None,
+            peaks=peaks,
+            source=f"{wb.audio_service} · {audio.format} {audio.rate} Hz" if audio else None,
+        )
+
+    def _validate(self) -> None:
+        """Live validation: render the request exactly as F5 would send it."""
+        pane = self.request_pane
+        if not self._warmed and self.workbench.service and self.workbench.service.is_builtin:
+            pane.show_status("starting the embedded server…", error=False)
+            return
+        try:
+            request = self.workbench.prepare()
+        except TtsError as exc:
+            pane.show_status(f"✗ {exc}", error=True)
+            pane.show_preview(f"(nothing will be sent)\n\n{exc}")
+            return
+        pane.show_status(f"✓ {request.method} {request.masked_url()} · F5 speaks", error=False)
+        pane.show_preview(_preview(request))
+
+    # --- edits from the panes ---------------------------------------------------
+
+    @on(ServicesPane.Selected)
+    def _service_selected(self, event: ServicesPane.Selected) -> None:
+        if event.name != self.workbench.selected:
+            self.workbench.select(event.name)
+
+    @on(TextEdited)
+    def _text_edited(self, event: TextEdited) -> None:
+        self.workbench.set_text(event.text)
+        self._validate()
+
+    @on(FieldEdited)
+    def _field_edited(self, event: FieldEdited) -> None:
+        service = self.workbench.service
+        if service is None or service.name != event.service or getattr(service, event.key, None) == event.value:
+            return  # a widget echoing the model, or an edit of a service no longer shown
+        try:
+            self.workbench.set_field(event.key, event.value)
+        except TtsError as exc:
+            self.notify(str(exc), severity="error")
+        self._validate()
+
+    @on(FieldInvalid)
+    def _field_invalid(self, event: FieldInvalid) -> None:
+        self.request_pane.show_status(f"✗ {event.message}", error=True)
+
+    @on(LogPane.Open)
+    def _open_exchange(self, event: LogPane.Open) -> None:
+        from tts_tui.ui.screens.exchange import ExchangeScreen
+
+        for ex in reversed(self.workbench.log):
+            if ex.id == event.exchange_id:
+                self.push_screen(ExchangeScreen(ex))
+                return
+
+    def _theme_changed(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if name and name != self.workbench.config.ui.theme:
+            self.workbench.set_setting("ui", "theme", name)
+
+    # --- actions ---------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.speaking and isinstance(self.screen, Screen) and self.screen is self.screen_stack[0]
+        return True
+
+    def action_speak(self) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return
+        try:
+            self.workbench.prepare()
+        except TtsError as exc:
+            self.request_pane.show_status(f"✗ {exc}", error=True)
+            self.notify(f"nothing sent: {exc}", severity="error")
+            return
+        self._speak()
+
+    @work(exclusive=True, group="speak")
+    async def _speak(self) -> None:
+        self.speaking = True
+        self.request_pane.show_status("… speaking (esc cancels)", error=False)
+        try:
+            result = await self.workbench.speak()
+        except TtsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        finally:
+            self.speaking = False
+            self.log_pane.show(list(self.workbench.log)[-200:])
+        self._validate()
+        if result.error:
+            self.notify(result.error, title="Request failed", severity="error", timeout=8)
+        else:
+            player = self.workbench.player
+            if player.state == "silent" and player.silent_reason:
+                self.notify(f"silent: {player.silent_reason}", severity="warning")
+
+    def action_cancel(self) -> None:
+        self.workers.cancel_group(self, "speak")
+        self.notify("request cancelled")
+
+    def action_play_pause(self) -> None:
+        player = self.workbench.player
+        if player.state == "playing":
+            player.pause()
+        elif player.state == "paused":
+            player.resume()
+        elif self.workbench.audio is not None:
+            player.play(self.workbench.audio)
+        self._explain_silence()
+
+    def action_stop(self) -> None:
+        self.workbench.player.stop()
+
+    def action_replay(self) -> None:
+        if self.workbench.audio is None:
+            self.notify("no audio yet: press F5 to speak", severity="warning")
+            return
+        self.workbench.player.play(self.workbench.audio)
+        self._explain_silence()
+
+    def _explain_silence(self) -> None:
+        player = self.workbench.player
+        if player.state == "silent":
+            self.notify(f"silent: {player.silent_reason}", severity="warning")
+
+    def action_save_audio(self) -> None:
+        try:
+            path = self.workbench.save_audio()
+        except TtsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"saved {path}")
+
+    def action_toggle_preview(self) -> None:
+        from textual.widgets import TabbedContent
+
+        tabs = self.request_pane.query_one("#tabs", TabbedContent)
+        tabs.active = "tab-fields" if tabs.active == "tab-preview" else "tab-preview"
+
+    def action_help(self) -> None:
+        from tts_tui.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    def key_rows(self) -> list[tuple[str, str, str]]:
+        from tts_tui.ui.screens.exchange import ExchangeScreen
+
+        keymap = dict(self.workbench.config.ui.keys)
+        rows = []
+        for binding in [*self.BINDINGS, *ServicesPane.BINDINGS, *ExchangeScreen.BINDINGS]:
+            assert isinstance(binding, Binding)
+            if binding.id:
+                keys = keymap.get(binding.id, binding.key)
+                rows.append((keys, binding.description, binding.id))
+        rows.append(("ctrl+p", "Command palette", "-"))
+        rows.append(("enter", "Open an exchange (Log)", "-"))
+        return rows
+
+    @work(exclusive=True, group="check")
+    async def action_check(self) -> None:
+        wb = self.workbench
+        if wb.selected is None:
+            return
+        self._refresh_services()
+        ok = await wb.check()
+        self.notify(f"{wb.selected}: {'ok' if ok else 'check failed'}", severity="information" if ok else "error")
+
+    @work(exclusive=True, group="voices")
+    async def _fetch_voices(self) -> None:
+        if not self._warmed or self.workbench.service is None:
+            return
+        await self.workbench.fetch_voices()
+
+    @work
+    async def action_pick_voice(self) -> None:
+        from tts_tui.ui.screens.dialogs import PickScreen
+
+        wb = self.workbench
+        voices = wb.voices.get(wb.selected or "") or await wb.fetch_voices()
+        if not voices:
+            self.notify("this service has no voice list; type the voice id", severity="warning")
+            return
+        choice = await self.push_screen_wait(PickScreen("Voice", [(v.id, v.label) for v in voices]))
+        if choice:
+            self.request_pane.set_voice(choice)
+
+    @work
+    async def action_add_service(self) -> None:
+        from tts_tui.ui.screens.dialogs import PromptScreen
+
+        wb = self.workbench
+        name = await self.push_screen_wait(PromptScreen("Name of the new service", wb.unique_name("service")))
+        if name:
+            self._add({"name": name, "type": "openai", "url": "http://127.0.0.1:8000/v1", "voice": "", "format": "wav"})
+
+    @work
+    async def action_add_preset(self) -> None:
+        from tts_tui.core.presets import PRESETS, preset_service_table
+        from tts_tui.ui.screens.dialogs import PickScreen
+
+        choice = await self.push_screen_wait(PickScreen("Add a service from a preset", [(n, p.summary) for n, p in PRESETS.items()]))
+        if choice:
+            table = preset_service_table(choice)
+            table["name"] = self.workbench.unique_name(table["name"])
+            self._add(table)
+
+    def action_duplicate_service(self) -> None:
+        wb = self.workbench
+        if wb.service is None:
+            return
+        from dataclasses import asdict
+
+        table = {k: v for k, v in asdict(wb.service).items() if v not in (None, {}, "")}
+        table["name"] = wb.unique_name(f"{wb.service.name}-copy")
+        self._add(table)
+
+    def _add(self, table: dict) -> None:
+        try:
+            self.workbench.add_service(table)
+        except TtsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"added service {table['name']}")
+
+    @work
+    async def action_rename_service(self) -> None:
+        from tts_tui.ui.screens.dialogs import PromptScreen
+
+        wb = self.workbench
+        old = wb.selected
+        if old is None:
+            return
+        new = await self.push_screen_wait(PromptScreen(f"Rename {old} to", old))
+        if new and new != old:
+            try:
+                wb.rename_service(old, new)
+            except TtsError as exc:
+                self.notify(str(exc), severity="error")
+
+    @work
+    async def action_remove_service(self) -> None:
+        from tts_tui.ui.screens.dialogs import ConfirmScreen
+
+        wb = self.workbench
+        name = wb.selected
+        if name is None:
+            return
+        if await self.push_screen_wait(ConfirmScreen(f"Delete the service {name!r} from the config file?", yes="Delete")):
+            try:
+                wb.remove_service(name)
+            except TtsError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.notify(f"deleted service {name}")
+
+    @work
+    async def _ask_conflict(self) -> None:
+        from tts_tui.ui.screens.conflict import ConflictScreen
+
+        sync = self.workbench.sync
+        if self._showing_conflict or not sync.conflicts:
+            return
+        self._showing_conflict = True
+        try:
+            lines = [
+                f"{'.'.join(c.keypath)}:  mine = {json.dumps(c.mine)}   file = {json.dumps(c.theirs)}"
+                for c in sync.conflicts
+            ]
+            keep_mine = await self.push_screen_wait(ConflictScreen(lines))
+            sync.resolve_all(keep_mine)
+        finally:
+            self._showing_conflict = False
+        self._refresh_request()
+
+    async def action_quit(self) -> None:
+        # A keystroke's message may still be on its way up: take the text as shown.
+        self.workbench.set_text(self.request_pane.query_one("#text", TextArea).text)
+        try:
+            self.workbench.sync.flush()
+        except TtsError as exc:
+            self.notify(f"not saved: {exc}", severity="error")
+        await self.workbench.aclose()
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Speak", "Send the request and play the audio (F5)", self.action_speak),
+            ("Cancel request", "Cancel the request in flight (esc)", self.action_cancel),
+            ("Play / pause", "Play or pause the last audio (F6)", self.action_play_pause),
+            ("Stop playback", "Stop playing (F7)", self.action_stop),
+            ("Replay", "Play the last audio again (F8)", self.action_replay),
+            ("Save audio", "Save the last audio to audio.save_dir (ctrl+s)", self.action_save_audio),
+            ("Toggle request preview", "Show the request as it will be sent (F2)", self.action_toggle_preview),
+            ("Check service", "Connectivity and one short synthesis (F4)", self.action_check),
+            ("Add service", "A blank OpenAI-compatible service", self.action_add_service),
+            ("Add service from preset", "Kokoro, XTTS, Piper, OpenAI…", self.action_add_preset),
+            ("Duplicate service", "Copy the selected service", self.action_duplicate_service),
+            ("Rename service", "Rename the selected service", self.action_rename_service),
+            ("Delete service", "Remove the selected service from the file", self.action_remove_service),
+            ("Pick voice", "Choose from the server's voice list", self.action_pick_voice),
+            ("Help", "Every key and how to remap it (F1)", self.action_help),
+        ]
+        for title, help_text, callback in commands:
+            yield SystemCommand(title, help_text, callback)
+
+
+def _preview(request) -> str:
+    lines = [f"{request.method} {request.masked_url()}"]
+    lines += [f"{k}: {v}" for k, v in request.masked_headers().items()]
+    body = request.masked_body()
+    if body:
+        try:
+            body = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+        lines += ["", body]
+    return "\n".join(lines)
+
+
+def run(config: Config) -> int:
+    """Open the TUI on `config.path`; returns the exit code."""
+    assert config.path is not None
+    workbench = Workbench(Path(config.path))
+    app = TtsApp(workbench)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,63 @@
+"""The Playback bar: state, position, waveform and output device."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+from textual.widgets import Static
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+ICONS = {"playing": "▶", "paused": "⏸", "stopped": "■", "silent": "🔇"}
+
+
+def waveform(peaks: list[float], position: float | None = None) -> str:
+    """Peaks (0..1) as block characters."""
+    return "".join(BLOCKS[min(len(BLOCKS) - 1, round(p * (len(BLOCKS) - 1)))] for p in peaks)
+
+
+def clock(seconds: float) -> str:
+    minutes, secs = divmod(max(0.0, seconds), 60)
+    return f"{int(minutes)}:{secs:04.1f}"
+
+
+class PlaybackBar(Vertical):
+    DEFAULT_CSS = """
+    PlaybackBar #playback-state { height: 1; padding: 0 1; }
+    PlaybackBar #playback-wave { height: 1; padding: 0 1; color: $accent; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(classes="pane", id="playback")
+        self.border_title = "Playback"
+
+    def compose(self):
+        self.state_line = Static("■ stopped · no audio yet · F5 speaks", id="playback-state", markup=False)
+        self.wave_line = Static("", id="playback-wave", markup=False)
+        yield self.state_line
+        yield self.wave_line
+
+    def show(
+        self,
+        *,
+        state: str,
+        position: float,
+        duration: float,
+        reason: str | None,
+        device: str | None,
+        peaks: list[float],
+        source: str | None,
+    ) -> None:
+        icon = ICONS.get(state, "■")
+        parts = [f"{icon} {state}"]
+        if duration:
+            parts.append(f"{clock(position)} / {clock(duration)}")
+        if source:
+            parts.append(source)
+        if state == "silent" and reason:
+            parts.append(f"silent: {reason}")
+        elif device:
+            parts.append(f"♪ {device}")
+        if not duration:
+            parts.append("no audio yet · F5 speaks")
+        self.state_line.update(" · ".join(parts))
+        self.wave_line.update(waveform(peaks))
+        self.border_subtitle = "F6 play/pause · F7 stop · F8 replay · ctrl+s save"
