@@ -49,6 +49,13 @@ class TtsApp(App[int]):
         self.speaking = False
         self._showing_conflict = False
         self._warmed = False
+        # Themes before the first frame: a theme switch after mount restyles every widget.
+        from tts_tui.ui.themes import apply_theme, register_themes
+
+        self._startup_warnings = register_themes(self, workbench.path)
+        warning = apply_theme(self, workbench.config.ui.theme)
+        if warning:
+            self._startup_warnings.append(warning)
 
     # --- layout --------------------------------------------------------------
 
@@ -68,13 +75,8 @@ class TtsApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        from tts_tui.ui.themes import apply_theme, register_themes
-
         wb = self.workbench
-        for warning in register_themes(self, wb.path):
-            self.notify(warning, severity="warning", timeout=8)
-        warning = apply_theme(self, wb.config.ui.theme)
-        if warning:
+        for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=8)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if wb.config.ui.keys:
@@ -86,7 +88,8 @@ class TtsApp(App[int]):
         self._refresh_all()
         self.set_interval(TICK_S, self._tick)
         self.set_interval(0.1, self._refresh_playback)
-        self._warm_up()
+        # after the first frame: the imports and the server start compete for the GIL
+        self.set_timer(0.05, self._warm_up)
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width >= 140, "-wide")

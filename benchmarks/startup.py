@@ -1,0 +1,101 @@
+"""Time to first paint of the TUI, in a real pseudo-terminal.
+
+Starts `python -m tts_tui --config <tmp>` on a pty (80x24), and stops the clock
+when the screen shows the four pane titles. Median of 5 (configurable). When
+Posting (the Textual API client) is on PATH, it is measured the same way in
+the same run, as a reference (first paint = its first full frame).
+
+    python benchmarks/startup.py [--runs 5] [--posting PATH]
+
+Also prints Textual's own import time (`python -c "import textual.app"`) as
+the floor the app cannot beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import select
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import fcntl
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 20.0
+
+
+def time_to_marks(argv: list[str], marks: list[bytes], env: dict[str, str]) -> float:
+    """Seconds from spawn until every mark has appeared in the pty output."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while time.perf_counter() - started < TIMEOUT:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if all(m in seen for m in marks):
+                return time.perf_counter() - started
+        raise RuntimeError(f"no first paint within {TIMEOUT} s: {seen[-300:]!r}")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        os.close(master)
+
+
+def measure(label: str, argv: list[str], marks: list[bytes], env: dict[str, str], runs: int) -> float:
+    time_to_marks(argv, marks, env)  # warm the disk cache
+    times = [time_to_marks(argv, marks, env) for _ in range(runs)]
+    median = statistics.median(times)
+    print(f"{label:<28} median {median:.3f} s  (runs: {', '.join(f'{t:.3f}' for t in times)})")
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--posting", default=shutil.which("posting"), help="path to the posting executable")
+    args = parser.parse_args()
+    env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "COLUMNS": "80", "LINES": "24"}
+    with tempfile.TemporaryDirectory() as tmp:
+        env["XDG_CONFIG_HOME"] = tmp
+        config = Path(tmp) / "config.toml"
+        # `voices` creates the default config (and starts the embedded server once)
+        subprocess.run([sys.executable, "-m", "tts_tui", "--config", str(config), "voices"], env=env, capture_output=True, check=True)
+        floor = [sys.executable, "-c", "import textual.app; print('Services Request Log Playback')"]
+        marks = [b"Services", b"Request", b"Log", b"Playback"]
+        base = measure("import textual.app (floor)", floor, marks, env, args.runs)
+        ours = measure("tts-tui first paint", [sys.executable, "-m", "tts_tui", "--config", str(config)], marks, env, args.runs)
+        print(f"tts-tui over the floor: {ours - base:+.3f} s; goal: <= 0.45 s first paint")
+        if args.posting:
+            posting_env = {**env, "XDG_CONFIG_HOME": tmp, "XDG_DATA_HOME": tmp}
+            theirs = measure("posting first paint", [args.posting], [b"Posting"], posting_env, args.runs)
+            print(f"posting / tts-tui: {theirs / ours:.1f}x (goal: >= 3x)")
+        else:
+            print("posting not found on PATH: pass --posting PATH to compare")
+
+
+if __name__ == "__main__":
+    main()
