@@ -12,6 +12,16 @@ from tts_tui.core.masking import mask_headers, mask_text, mask_url
 _ids = itertools.count(1)
 
 
+def human_bytes(n: int, *, short: bool = False) -> str:
+    """1536 -> "1.5 KB" ("1.5 K" when short, for narrow table columns)."""
+    k, m = ("K", "M") if short else ("KB", "MB")
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} {k}"
+    return f"{n / 1024 / 1024:.1f} {m}"
+
+
 @dataclass
 class PreparedRequest:
     """A request exactly as it will be sent. `secrets` are values to mask on display."""

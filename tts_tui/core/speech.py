@@ -16,7 +16,7 @@ import numpy as np
 from tts_tui.core.audio import Audio, SseAudioParser, StreamDecoder, decode, sniff
 from tts_tui.core.client import HttpClient, describe_http_error
 from tts_tui.core.errors import TtsError
-from tts_tui.core.exchange import Exchange, PreparedRequest
+from tts_tui.core.exchange import Exchange, PreparedRequest, human_bytes
 from tts_tui.core.model import PcmSpec, Service
 from tts_tui.core.services import Voice, extract_audio, service_type
 
@@ -219,13 +219,6 @@ def summary(ex: Exchange) -> str:
         parts.append(f"{ex.audio_s:.2f} s {ex.format or 'audio'}")
     if ex.rtf is not None:
         parts.append(f"rtf {ex.rtf:.3f}")
-    parts.append(_size(ex.bytes))
+    parts.append(human_bytes(ex.bytes))
     return " · ".join(parts)
 
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / 1024 / 1024:.1f} MB"

@@ -10,21 +10,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable
 
-from tts_tui.core.exchange import Exchange
+from tts_tui.core.exchange import Exchange, human_bytes
 
 COLUMNS = (("time", 8), ("service", 12), ("status", 6), ("TTFB", 8), ("total", 8), ("bytes", 7), ("audio", 7))
 
 
 def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:.0f} ms"
-
-
-def _bytes(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} K"
-    return f"{n / 1024 / 1024:.1f} M"
 
 
 def row_cells(ex: Exchange) -> list[Text]:
@@ -37,7 +29,7 @@ def row_cells(ex: Exchange) -> list[Text]:
     else:
         status = str(ex.status)
     audio = "" if ex.audio_s is None else f"{ex.audio_s:.2f} s"
-    cells = [stamp, ex.service, status, _ms(ex.ttfb_ms), _ms(ex.total_ms), _bytes(ex.bytes), audio]
+    cells = [stamp, ex.service, status, _ms(ex.ttfb_ms), _ms(ex.total_ms), human_bytes(ex.bytes, short=True), audio]
     style = "red" if ex.error else ""
     return [Text(c, style=style) for c in cells]
 
