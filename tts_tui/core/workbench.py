@@ -11,6 +11,8 @@ tells subscribers what changed with a set of topic names:
 - "log": an exchange was added or updated
 - "audio": new audio arrived
 - "health", "voices": a check or a voice list finished
+
+`stats` keeps per-service latency figures of the exchanges that finished.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from tts_tui.core.errors import TtsError
 from tts_tui.core.exchange import Exchange, PreparedRequest
 from tts_tui.core.model import Config, Service
+from tts_tui.core.stats import StatsBook
 from tts_tui.core.sync import ConfigSync
 
 if TYPE_CHECKING:
@@ -46,7 +49,7 @@ class Workbench:
         self.audio_service: str | None = None
         self.health: dict[str, bool | None] = {}
         self.voices: dict[str, list[Voice]] = {}
-        self.latency: dict[str, list[float]] = {}
+        self.stats = StatsBook()
         self._player: Player | None = None
         self._client: HttpClient | None = None
         self._listeners: list[Listener] = []
@@ -164,9 +167,7 @@ class Workbench:
         try:
             result = await speak(service, "", client=self.client, request=request, exchange=exchange)
         finally:
-            if exchange.total_ms is not None and exchange.ok:
-                self.latency.setdefault(service.name, []).append(exchange.total_ms)
-                del self.latency[service.name][:-50]
+            self.stats.add(exchange)
             self._emit({"log"})
         for extra in result.exchanges[1:]:
             self.add_exchange(extra)
@@ -203,6 +204,7 @@ class Workbench:
         result = await check(service, client=self.client)
         if result.exchange is not None:
             self.add_exchange(result.exchange)
+            self.stats.add(result.exchange)
         self.health[service.name] = result.ok
         self._emit({"health"})
         return result.ok

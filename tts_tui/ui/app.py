@@ -143,7 +143,8 @@ class TtsApp(App[int]):
 
     def _refresh_services(self) -> None:
         wb = self.workbench
-        self.services_pane.show(wb.config.services, wb.selected, wb.health, wb.latency)
+        latency = {s.name: wb.stats.service(s.name).values("total_ms") for s in wb.config.services}
+        self.services_pane.show(wb.config.services, wb.selected, wb.health, latency)
 
     def _refresh_request(self) -> None:
         wb = self.workbench
