@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.color import Color
 from textual.widgets import Input, Static
 
-from tts_tui.ui.themes import apply_theme, register_themes, save_theme_on_change
+from tts_tui.ui.themes import apply_theme, register_themes
 
 OCEAN = """\
 name = "ocean"
@@ -112,59 +112,3 @@ async def test_apply_theme_switches_and_unknown_falls_back(tmp_path):
         # A theme whose file is broken is unknown too: same fallback.
         warning = apply_theme(app, "broken")
         assert app.theme == "tts-dark" and "'broken'" in warning
-
-
-async def test_theme_picked_in_command_palette_is_saved(tmp_path):
-    config = make_config(tmp_path, theme="ocean")
-    app = ThemedApp()
-    async with app.run_test() as pilot:
-        register_themes(app, config)
-        apply_theme(app, "ocean")
-        save_theme_on_change(app, config)
-        await pilot.pause()
-        assert config.read_text(encoding="utf-8").count("ocean") == 1, "start-up does not rewrite"
-
-        app.action_change_theme()
-        await pilot.pause()
-        await pilot.press(*"tts-light")
-        await pilot.pause(0.3)  # the palette searches in a worker
-        await pilot.press("enter")
-        await pilot.pause()
-
-        assert app.theme == "tts-light"
-        assert saved_theme(config) == "tts-light"
-        assert "# keep this comment" in config.read_text(encoding="utf-8")
-
-
-async def test_fallback_at_start_up_does_not_overwrite_the_users_choice(tmp_path):
-    config = make_config(tmp_path, theme="broken")
-    app = ThemedApp()
-    async with app.run_test() as pilot:
-        register_themes(app, config)
-        assert apply_theme(app, "broken") is not None
-        save_theme_on_change(app, config)
-        await pilot.pause()
-        assert saved_theme(config) == "broken", "fixing the file should bring the theme back"
-
-        app.theme = "ocean"
-        await pilot.pause()
-        assert saved_theme(config) == "ocean"
-
-
-async def test_save_failure_is_reported_not_raised(tmp_path):
-    config = make_config(tmp_path)
-    app = ThemedApp()
-    errors: list[str] = []
-    async with app.run_test() as pilot:
-        register_themes(app, config)
-        apply_theme(app, "tts-dark")
-        save_theme_on_change(app, config, on_error=errors.append)
-        await pilot.pause()
-        config.write_text("[ui\n", encoding="utf-8")  # the user is mid-edit: not parsable
-
-        app.theme = "tts-light"
-        await pilot.pause()
-
-        assert app.theme == "tts-light"
-        assert len(errors) == 1 and str(config) in errors[0]
-        assert config.read_text(encoding="utf-8") == "[ui\n", "a broken config is never written over"

@@ -28,8 +28,6 @@ _INLINE = ("extra", "headers", "query", "pcm")  # tables written inline when cre
 
 def apply_changes(path: Path, changes: Iterable[Change]) -> str:
     """Apply `changes` onto the file at `path`; return the text written."""
-    import tomlkit
-
     text = _read_parsable(path)
     new_text = edit_text(text, changes)
     if new_text != text:

@@ -9,7 +9,6 @@ take the app down with it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
@@ -93,40 +92,6 @@ def apply_theme(app: App, name: str) -> str | None:
         "Check ui.theme in the config and the themes folder next to it, "
         "or pick a theme from the command palette (Theme)"
     )
-
-
-def save_theme_on_change(
-    app: App,
-    config_path: Path,
-    on_error: Callable[[str], None] | None = None,
-) -> None:
-    """Write `ui.theme` into the config whenever the app's theme changes
-    (e.g. from the command palette).
-
-    Call after the start-up theme is applied: the theme current at that
-    moment is not written, so a fallback from a broken theme never replaces
-    what the user wrote. Write failures go to `on_error` (default: a
-    notification), never raise.
-    """
-    last = [app.theme]
-
-    def changed(theme: Theme) -> None:
-        if theme.name == last[0]:
-            return
-        last[0] = theme.name
-        # Deferred: tomlkit is only needed when the user actually switches.
-        from tts_tui.core.config_writer import apply_changes
-
-        try:
-            apply_changes(config_path, [(("ui", "theme"), theme.name)])
-        except (ConfigError, OSError) as exc:
-            message = f"theme not saved to {config_path}: {exc}"
-            if on_error is not None:
-                on_error(message)
-            else:
-                app.notify(message, title="Theme", severity="warning")
-
-    app.theme_changed_signal.subscribe(app, changed)
 
 
 def _variable_problem(key: str, value: str) -> str | None:
