@@ -36,6 +36,12 @@ Routes (parameters in the query string):
   /voices?variant=       wrapped (default) | list | objects | dict
   /redirect?to=/wav      302 to another route
   /status?code=&type=&body=   any status with the given content type and body
+  /flaky?every=2         every `every`-th request to /flaky (2nd, 4th...) answers 503 JSON, the others a WAV
+  /set-cookie?value=     200 JSON with a `Set-Cookie: session=<value>` header
+  /stream?kind=wav|pcm|sse|mp3&seconds=&count=&interval_ms=&stall_after=&stall_ms=
+                         audio in `count` pieces `interval_ms` apart (wav: a streamed
+                         header with 0xFFFFFFFF sizes), pausing `stall_ms` more after
+                         piece number `stall_after`
 """
 
 from __future__ import annotations
@@ -77,6 +83,23 @@ def make_wav(seconds: float, rate: int = 22050) -> bytes:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(make_pcm(seconds, rate))
+    return buf.getvalue()
+
+
+def make_streaming_wav_header(rate: int) -> bytes:
+    """A mono 16-bit WAV header with the 0xFFFFFFFF sizes streaming servers send."""
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    return b"RIFF\xff\xff\xff\xffWAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data\xff\xff\xff\xff"
+
+
+def make_mp3(seconds: float, rate: int = 22050) -> bytes:
+    """An MP3 file of the same tone (libsndfile encodes it)."""
+    import numpy as np
+    import soundfile
+
+    samples = np.frombuffer(make_pcm(seconds, rate), "<i2").astype(np.float32) / 32768.0
+    buf = io.BytesIO()
+    soundfile.write(buf, samples, rate, format="MP3", subtype="MPEG_LAYER_III")
     return buf.getvalue()
 
 
@@ -226,6 +249,7 @@ class FaultServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.connections = 0
+        self.flaky_calls = 0
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -431,6 +455,51 @@ class FaultServer:
         code = int(req.query.get("code", 500))
         ctype = req.query.get("type", "text/plain")
         _respond(sock, code, ctype, req.query.get("body", "").encode())
+
+    def _r_flaky(self, req: RecordedRequest, sock: socket.socket) -> None:
+        with self._lock:
+            self.flaky_calls += 1
+            calls = self.flaky_calls
+        if calls % max(1, int(req.query.get("every", 2))) == 0:
+            err = {"error": {"message": "overloaded, try again", "type": "server_error"}}
+            _respond(sock, 503, "application/json", json.dumps(err).encode())
+            return
+        _respond(sock, 200, "audio/wav", make_wav(0.1))
+
+    def _r_set_cookie(self, req: RecordedRequest, sock: socket.socket) -> None:
+        body = b'{"ok": true}'
+        cookie = f"session={req.query.get('value', 'abc')}; HttpOnly"
+        sock.sendall(_head(200, "application/json", length=len(body), extra=[("Set-Cookie", cookie)]) + body)
+
+    def _r_stream(self, req: RecordedRequest, sock: socket.socket) -> None:
+        """Audio in `count` chunked pieces `interval_ms` apart, with an extra
+        `stall_ms` pause after piece `stall_after`: a slow streaming TTS server."""
+        kind = req.query.get("kind", "wav")
+        seconds = float(req.query.get("seconds", 1.0))
+        count = max(1, int(req.query.get("count", 10)))
+        interval = int(req.query.get("interval_ms", 100)) / 1000
+        stall_after = int(req.query.get("stall_after", 0))
+        stall = int(req.query.get("stall_ms", 0)) / 1000
+        rate = int(req.query.get("rate", 24000 if kind in ("pcm", "sse") else 22050))
+        ctype = {"wav": "audio/wav", "pcm": "audio/pcm", "sse": "text/event-stream", "mp3": "audio/mpeg"}[kind]
+        audio = make_pcm(seconds, rate)
+        if kind == "wav":
+            audio = make_streaming_wav_header(rate) + audio
+        elif kind == "mp3":
+            audio = make_mp3(seconds, rate)
+        size = -(-len(audio) // count)
+        sock.sendall(_head(200, ctype, chunked=True))
+        for i in range(count):
+            if i:
+                self._sleep(interval + (stall if i == stall_after else 0.0))
+            piece = audio[i * size:(i + 1) * size]
+            if kind == "sse":
+                ev = {"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()}
+                piece = b"data: " + json.dumps(ev).encode() + b"\n\n"
+            if piece:
+                sock.sendall(_chunk(piece))
+        tail = b'data: {"type": "speech.audio.done"}\n\n' if kind == "sse" else b""
+        sock.sendall((_chunk(tail) if tail else b"") + b"0\r\n\r\n")
 
     def _sleep(self, seconds: float) -> None:
         if self._stopping.wait(seconds):

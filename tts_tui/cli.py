@@ -43,6 +43,7 @@ def build_parser() -> Parser:
     say.add_argument("-o", "--output", metavar="FILE", help="also save the audio to FILE")
     say.add_argument("--no-play", action="store_true", help="do not play the audio")
     say.add_argument("--json", action="store_true", help="print the exchange's metrics as JSON")
+    add_har_arguments(say)
 
     voices = sub.add_parser("voices", help="list a service's voices")
     voices.add_argument("-s", "--service", help="service name (default: the first one)")
@@ -56,9 +57,42 @@ def build_parser() -> Parser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
 
+    bench = sub.add_parser("bench", help="send one text N times and print latency percentiles")
+    bench.add_argument("-s", "--service", help="service name (default: the first one)")
+    bench.add_argument("-n", type=positive_int, default=20, help="requests to count (default 20)")
+    bench.add_argument("-c", type=positive_int, default=1, help="requests at once (default 1)")
+    bench.add_argument("--text", help="the text to send (default: a pangram)")
+    bench.add_argument("--no-warmup", action="store_true", help="count the first request too (no warm-up)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object per request, then a summary")
+    add_har_arguments(bench)
+
     presets = sub.add_parser("presets", help="list known servers, or print one's [[services]] block")
     presets.add_argument("name", nargs="?", help="preset name")
     return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_har_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--har", metavar="FILE", help="also write the exchanges to FILE as HAR 1.2 (secrets masked)")
+    parser.add_argument("--har-audio", action="store_true", help="keep audio bodies in the HAR (base64)")
+
+
+def write_har_file(args: argparse.Namespace, exchanges: list[Any]) -> str | None:
+    """Write --har FILE when asked; the path written, else None."""
+    if not args.har:
+        return None
+    from tts_tui.core.har import write_har
+
+    return str(write_har(args.har, exchanges, include_audio=args.har_audio, creator_version=__version__))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,24 +164,44 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     service = config.service(args.service)
+    player = None
+    if not args.no_play:
+        from tts_tui.core.player import Player
+
+        # speak() warms the device up during the request and plays the answer while it downloads
+        player = Player(config.audio.output)
     client = HttpClient()
     try:
-        result = await speak(service, text, client=client, voice=args.voice)
+        result = await speak(service, text, client=client, voice=args.voice, play=player)
+    except BaseException:
+        if player is not None:
+            player.close()
+        raise
     finally:
         await client.aclose()
     ex = result.exchange
     out: dict[str, Any] = ex.metrics()
+    har = write_har_file(args, result.exchanges)
+    if har:
+        out["har"] = har
     if not result.ok or result.audio is None:
+        if player is not None:
+            player.close()
         if args.json:
             print(json.dumps(out))
         raise TtsError(ex.error or "no audio")
-    if args.output:
-        from tts_tui.core.audio import save
+    try:
+        if args.output:
+            from tts_tui.core.audio import save
 
-        out["file"] = str(save(result.audio, Path(args.output).expanduser()))
+            out["file"] = str(save(result.audio, Path(args.output).expanduser()))
+    except BaseException:
+        if player is not None:
+            player.close()
+        raise
     played, reason = False, None
-    if not args.no_play:
-        played, reason = play(config, result.audio)
+    if player is not None:
+        played, reason = play(config, result.audio, player=player, streamed=result.streamed)
     out["played"] = played
     out["silent_reason"] = reason
     if args.json:
@@ -156,26 +210,30 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
         line = f"{service.name}: {summary(ex)}"
         if "file" in out:
             line += f" → {out['file']}"
+        if har:
+            line += f" · HAR {har}"
         print(line, file=sys.stderr)
         if reason:
             print(f"silent: {reason}", file=sys.stderr)
     return 0
 
 
-def play(config: Config, audio: Any) -> tuple[bool, str | None]:
-    """Play to the end; (played, why silent)."""
+def play(config: Config, audio: Any, *, player: Any = None, streamed: bool = False) -> tuple[bool, str | None]:
+    """Play `audio` to the end, or with `streamed`, wait for the end of what
+    `player` already plays; (played, why silent). Closes the player."""
     from tts_tui.core.player import Player
 
-    player = Player(config.audio.output)
-    if not player.available:
-        return False, player.silent_reason
-    player.play(audio)
-    if player.state == "silent":
-        return False, player.silent_reason
+    player = player or Player(config.audio.output)
     try:
-        player.wait(timeout=audio.duration + 5)
+        if not player.available:
+            return False, player.silent_reason
+        if not streamed:
+            player.play(audio)
+        if player.state == "silent":
+            return False, player.silent_reason
+        player.wait(timeout=max(0.0, audio.duration - player.position) + 5)
     finally:
-        player.stop()
+        player.close()  # lets the last block play out
     return True, None
 
 
@@ -229,6 +287,94 @@ async def cmd_check(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_bench(config: Config, args: argparse.Namespace) -> int:
+    from tts_tui.core.bench import BENCH_TEXT, run_bench
+    from tts_tui.core.client import HttpClient
+
+    service = config.service(args.service)
+    progress = BenchProgress(service.name, args.n, sys.stderr)
+
+    def on_result(row: Any) -> None:
+        if args.json:
+            print(json.dumps(row.metrics()), flush=True)
+        progress.update(row.ok)
+
+    client = HttpClient()
+    try:
+        report = await run_bench(
+            service, args.text or BENCH_TEXT, n=args.n, concurrency=args.c,
+            client=client, warmup=not args.no_warmup, on_result=on_result,
+        )
+    finally:
+        progress.close()
+        await client.aclose()
+    har = write_har_file(args, report.exchanges())
+    if args.json:
+        print(json.dumps({**report.summary_dict(), **({"har": har} if har else {})}))
+    else:
+        print(bench_table(report))
+        if har:
+            print(f"HAR {har}")
+    if report.errors == report.count:
+        message = report.error_counts()[0][0]
+        raise TtsError(f"all {report.count} requests failed: {message}")
+    if report.errors and args.json:
+        print(f"warning: {report.errors} of {report.count} requests failed", file=sys.stderr)
+    return 0
+
+
+class BenchProgress:
+    """A bar redrawn in place on a terminal; elsewhere a line every ~10%."""
+
+    WIDTH = 24
+
+    def __init__(self, service: str, total: int, stream: Any) -> None:
+        self.service, self.total, self.stream = service, total, stream
+        self.tty = stream.isatty()
+        self.done = self.errors = 0
+        self._decile = 0
+
+    def update(self, ok: bool) -> None:
+        self.done += 1
+        self.errors += not ok
+        errors = f"  {self.errors} error{'s' if self.errors != 1 else ''}" if self.errors else ""
+        if self.tty:
+            filled = self.WIDTH * self.done // self.total
+            bar = "#" * filled + "·" * (self.WIDTH - filled)
+            self.stream.write(f"\r\x1b[Kbench {self.service} [{bar}] {self.done}/{self.total}{errors}")
+            self.stream.flush()
+            return
+        decile = 10 * self.done // self.total
+        if decile > self._decile:
+            self._decile = decile
+            print(f"bench {self.service}: {self.done}/{self.total}{errors}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self.done:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def bench_table(report: Any) -> str:
+    """The text face of a bench: a heading, min/p50/p95/max per metric, the errors."""
+    rate = f" ({report.count / report.wall_s:.1f} req/s)" if report.wall_s > 0 else ""
+    errors = f"{report.errors} error{'s' if report.errors != 1 else ''}"
+    lines = [
+        f"{report.service}: {report.count} requests · concurrency {report.concurrency} · "
+        f"{errors} · {report.wall_s:.2f} s{rate}",
+        "",
+        f"{'metric':<11}" + "".join(f"{h:>10}" for h in ("min", "p50", "p95", "max")),
+    ]
+    for metric, s in report.table().items():
+        digits = 4 if metric == "rtf" else 3 if metric == "audio_s" else 1
+        cells = ["–" if v is None else f"{v:.{digits}f}" for v in (s.min, s.p50, s.p95, s.max)]
+        lines.append(f"{metric:<11}" + "".join(f"{c:>10}" for c in cells))
+    if report.errors:
+        lines += ["", "errors:"]
+        lines += [f"{count:>5} × {message}" for message, count in report.error_counts()]
+    return "\n".join(lines)
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from tts_tui.core.presets import PRESETS, get_preset
 
@@ -241,4 +387,4 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check}
+COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check, "bench": cmd_bench}

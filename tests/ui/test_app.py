@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from tests.servers import FaultServer
 from tts_tui.core.workbench import Workbench
 from tts_tui.ui.app import TtsApp
+from tts_tui.ui.exchange_list import ExchangeList
 from tts_tui.ui.screens.conflict import ConflictScreen
 from tts_tui.ui.screens.exchange import ExchangeScreen
 
@@ -85,9 +86,17 @@ def edit(area: TextArea, text: str) -> None:
     area.replace(text, area.document.start, area.document.end)
 
 
+LOG_COLUMNS = ("time", "service", "status", "ttfb", "total", "bytes", "audio")
+
+
 def log_rows(app: TtsApp) -> list[list[str]]:
-    table = app.query_one("#log-table", DataTable)
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    """The log's rows as [time, service, status, TTFB, total, bytes, audio] cells."""
+    table = log_table(app)
+    return [[table.row_cells(i)[key] for key in LOG_COLUMNS] for i in range(table.row_count)]
+
+
+def log_table(app: TtsApp) -> ExchangeList:
+    return app.query_one("#log-table", ExchangeList)
 
 
 def playback_text(app: TtsApp) -> str:
@@ -257,7 +266,7 @@ async def test_enter_opens_the_exchange_with_curl_and_masked_secrets(config_path
         await pilot.press("f5")
         await settle(pilot, app)
         assert fault.requests[-1].header("Authorization") == "Bearer tok-secret-42"
-        app.query_one("#log-table", DataTable).focus()
+        log_table(app).focus()
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert isinstance(app.screen, ExchangeScreen)

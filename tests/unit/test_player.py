@@ -179,7 +179,7 @@ def test_a_device_chosen_by_name_or_index_plays() -> None:
 def test_stream_sink_plays_while_frames_arrive(player: Player) -> None:
     audio = tone(0.5, rate=24000)
     sink = player.open_stream(24000, 1)
-    assert player.state == "playing"
+    assert player.state == "buffering"  # nothing queued yet: waiting for the prebuffer
     for start in range(0, audio.frames, 2400):  # 0.1 s pieces, a little slower than real time
         sink.write(audio.samples[start : start + 2400])
         time.sleep(0.11)

@@ -5,6 +5,12 @@ PortAudio (an OSError when libportaudio2 is missing) and probes every host API.
 No PortAudio, no output device, a device that will not open, or
 `output = "none"` are all normal: the player goes silent with a reason the
 playback bar can show, and keeps the audio so it can be saved or replayed.
+
+Opening a device is slow (about 60 ms for a JACK client), so the player keeps
+its output stream open, playing silence, for `linger` seconds after a job, and
+`warm()` opens it in the background while a request is still in flight (at
+the rate of the last audio, else the device's own). Audio at another rate than
+the open stream's is resampled rather than paying for a reopen.
 """
 
 from __future__ import annotations
@@ -13,17 +19,20 @@ import contextlib
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from tts_tui.core.audio import Audio
+from tts_tui.core.device_stream import (  # noqa: F401 - _Playback is re-exported for tests
+    START_PREBUFFER_SECONDS,
+    StreamSink,
+    _fit_channels,
+    _Playback,
+)
 
-FADE_SECONDS = 0.005  # a ramp this long on pause/stop/resume avoids clicks
-SINK_PREBUFFER_SECONDS = 0.15  # a streamed answer starts once this much is queued
-_INVALID_SAMPLE_RATE = -9997
+LINGER_SECONDS = 30.0  # an idle output stream stays open this long for the next play
 
 
 @contextlib.contextmanager
@@ -44,165 +53,63 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _fit_channels(frames: np.ndarray, channels: int) -> np.ndarray:
-    if frames.shape[1] == channels:
-        return frames
-    mono = frames if frames.shape[1] == 1 else frames.mean(axis=1, keepdims=True)
-    return np.ascontiguousarray(np.repeat(mono, channels, axis=1), dtype=np.float32)
-
-
-class _Playback:
-    """One open output stream and the frames queued for it. The PortAudio
-    thread calls `callback`; every shared field is guarded by `lock`."""
-
-    def __init__(self, rate: int, channels: int, prebuffer_seconds: float) -> None:
-        self.rate, self.channels = rate, channels
-        self.lock = threading.Lock()
-        self.chunks: deque[np.ndarray] = deque()
-        self.queued = 0  # frames waiting in `chunks`
-        self.consumed = 0  # frames handed to the device
-        self.ended = False
-        self.prebuffer = int(rate * prebuffer_seconds)
-        self.paused = False
-        self.fade: str | None = None  # "pause" | "stop": ramp down in the next block
-        self.fade_in = 0
-        self.fade_len = max(1, int(rate * FADE_SECONDS))
-        self.faded = threading.Event()
-        self.finished = threading.Event()
-        self.first_sample_at: float | None = None
-        self.stream: Any = None
-        self.stop_exc: type[BaseException] = Exception
-
-    def push(self, frames: np.ndarray, *, last: bool = False) -> None:
-        with self.lock:
-            if len(frames):
-                self.chunks.append(frames)
-                self.queued += len(frames)
-            self.ended = self.ended or last
-
-    def _read(self, count: int, out: np.ndarray) -> int:
-        filled = 0
-        while filled < count and self.chunks:
-            head = self.chunks[0]
-            take = min(count - filled, len(head))
-            out[filled : filled + take] = head[:take]
-            if take == len(head):
-                self.chunks.popleft()
-            else:
-                self.chunks[0] = head[take:]
-            filled += take
-        self.queued -= filled
-        self.consumed += filled
-        return filled
-
-    def callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
-        with self.lock:
-            if self.paused or (self.queued < self.prebuffer and not self.ended):
-                outdata.fill(0)  # paused, or an underrun: silence, not garbage
-                if self.fade:
-                    self.paused, self.fade = True, None
-                    self.faded.set()
-                return
-            self.prebuffer = 0
-            want = min(frames, self.fade_len) if self.fade else frames
-            got = self._read(want, outdata)
-            outdata[got:] = 0
-            if got and self.first_sample_at is None:
-                self.first_sample_at = time.perf_counter()
-            if self.fade_in and got:
-                ramp = min(got, self.fade_in)
-                start = 1.0 - self.fade_in / self.fade_len
-                outdata[:ramp] *= np.linspace(start, 1.0, ramp, dtype=np.float32)[:, None]
-                self.fade_in -= ramp
-            if self.fade:
-                outdata[:got] *= np.linspace(1.0, 0.0, got, dtype=np.float32)[:, None]
-                self.paused, self.fade = True, None
-                self.faded.set()
-                return
-            if self.ended and not self.chunks:
-                raise self.stop_exc
-
-
-class StreamSink:
-    """Frames written here play as they arrive (underruns play silence).
-    From `Player.open_stream`; a silent player gives a sink that only keeps
-    the frames, so `end()` still leaves the audio ready to replay or save."""
-
-    def __init__(self, player: Player, rate: int, channels: int, playback: _Playback | None) -> None:
-        self._player, self.rate, self.channels = player, rate, channels
-        self._playback = playback
-        self._kept: list[np.ndarray] = []
-        self._resampler: Any = None
-        if playback is not None and playback.rate != rate:
-            import soxr
-
-            self._resampler = soxr.ResampleStream(rate, playback.rate, channels, dtype="float32")
-
-    @property
-    def first_sample_at(self) -> float | None:
-        """perf_counter() when the first frame went to the device (for ttfa)."""
-        return None if self._playback is None else self._playback.first_sample_at
-
-    def write(self, frames: np.ndarray) -> None:
-        """Queue float32 frames of shape (n, channels) at the sink's rate."""
-        frames = np.asarray(frames, dtype=np.float32).reshape(-1, self.channels)
-        self._kept.append(frames)
-        self._queue(frames, last=False)
-
-    def end(self) -> None:
-        """No more frames: playback finishes when the queue drains."""
-        self._queue(np.zeros((0, self.channels), dtype=np.float32), last=True)
-        samples = np.concatenate(self._kept) if self._kept else np.zeros((0, self.channels), np.float32)
-        self._player._loaded(Audio(samples, self.rate, "pcm"))
-
-    def _queue(self, frames: np.ndarray, *, last: bool) -> None:
-        playback = self._playback
-        if playback is None:
-            return
-        if self._resampler is not None:
-            frames = self._resampler.resample_chunk(frames, last=last)
-        playback.push(_fit_channels(frames, playback.channels), last=last)
-
-
 class Player:
     """Plays Audio on one output; never raises for device problems.
 
     `output` is "default", "none", a device index, or part of a device name.
+    Control methods may be called from any thread.
     """
 
-    def __init__(self, output: str | int = "default") -> None:
+    def __init__(self, output: str | int = "default", *, linger: float = LINGER_SECONDS) -> None:
         self.output = output
+        self.linger = linger
         self.device_name: str | None = None
         self._sd: Any = None
         self._resolved = False
+        self._resolve_lock = threading.Lock()
         self._candidates: list[int] = []
         self._fixed_reason: str | None = None  # no PortAudio / no device / "none"
         self._open_reason: str | None = None  # the last open failed
-        self._playback: _Playback | None = None
+        self._device: _Playback | None = None  # the open output stream, busy or idle
+        self._playback: _Playback | None = None  # the current job's stream (None once stopped)
         self._audio: Audio | None = None
+        self._sink: StreamSink | None = None  # the stream being written, while it is
+        self._audio_before_sink: Audio | None = None
         self._control = threading.RLock()
+        self._warming: threading.Thread | None = None
+        self._linger_timer: threading.Timer | None = None
+        self._last_rate: int | None = None  # warm() opens at it: a service keeps its rate
 
     # -- what the playback bar shows ------------------------------------
     @property
     def available(self) -> bool:
         """True when audio can reach a device (resolving it on first use)."""
-        return self.silent_reason is None
+        self._resolve()
+        return self._fixed_reason is None and self._open_reason is None
 
     @property
     def silent_reason(self) -> str | None:
-        """Why nothing will be heard, or None."""
+        """Why nothing will be heard, or None. Never blocks on a search that
+        `warm()` runs in the background (None until it is done)."""
+        if not self._resolved and self._resolve_lock.locked():
+            return None
         self._resolve()
         return self._fixed_reason or self._open_reason
 
     @property
     def state(self) -> str:
-        """ "stopped" | "playing" | "paused" | "silent"."""
+        """ "stopped" | "playing" | "buffering" | "paused" | "silent".
+
+        "buffering": a stream waits for enough audio, before its first frame
+        or after an underrun (the device plays silence meanwhile)."""
         if self.silent_reason is not None:
             return "silent"
         playback = self._playback
         if playback is None or playback.finished.is_set():
             return "stopped"
-        return "paused" if playback.paused else "playing"
+        if playback.paused:
+            return "paused"
+        return "buffering" if playback.buffering else "playing"
 
     @property
     def position(self) -> float:
@@ -212,17 +119,19 @@ class Player:
 
     @property
     def duration(self) -> float:
+        """Length of `audio`; while a stream downloads, of what arrived so far."""
         return 0.0 if self._audio is None else self._audio.duration
 
     @property
     def device_rate(self) -> int | None:
         """The rate the device was opened at (differs from the audio's when resampling)."""
-        playback = self._playback
+        playback = self._playback or self._device
         return None if playback is None else playback.rate
 
     @property
     def audio(self) -> Audio | None:
-        """The last audio played or loaded (kept even when silent)."""
+        """The last audio played or loaded (kept even when silent); while a
+        stream downloads, the part that arrived (format "pcm")."""
         return self._audio
 
     @property
@@ -230,16 +139,52 @@ class Player:
         """perf_counter() when the current playback's first frame went out."""
         return None if self._playback is None else self._playback.first_sample_at
 
+    @property
+    def ready_at(self) -> float | None:
+        """perf_counter() when the current playback first had enough audio
+        queued to start; the device takes it at its next period."""
+        return None if self._playback is None else self._playback.ready_at
+
+    @property
+    def streaming(self) -> bool:
+        """True while a sink from `open_stream` is being written and played."""
+        sink = self._sink
+        return sink is not None and sink.current
+
+    @property
+    def underruns(self) -> int:
+        """Times the current stream ran dry before its end."""
+        return 0 if self._playback is None else self._playback.underruns
+
     # -- control ----------------------------------------------------------
+    def warm(self) -> None:
+        """Find and open the output device in a background thread, so that a
+        stream starting soon plays within one device period. Returns at once;
+        does nothing when the device is open, or the player is silent."""
+        with self._control:
+            warming = self._warming is not None and self._warming.is_alive()
+            if warming or self._fixed_reason is not None or _usable(self._device):
+                return
+            self._warming = threading.Thread(target=self._warm_up, name="tts-player-warm-up", daemon=True)
+            self._warming.start()
+
+    def _warm_up(self) -> None:
+        self._resolve()
+        with self._control:
+            if self._fixed_reason is None:
+                self._claim(self._last_rate, 2)
+
     def play(self, audio: Audio) -> None:
         """Start playing `audio` (stopping what was playing) and return at once."""
+        self._join_warm_up()
         with self._control:
             self.stop()
             self._audio = audio
             self._resolve()
             if self._fixed_reason is not None or audio.frames == 0:
                 return
-            playback = self._open(audio.rate, audio.channels, prebuffer_seconds=0.0)
+            self._last_rate = audio.rate
+            playback = self._claim(audio.rate, audio.channels)
             if playback is None:
                 return
             samples = audio.samples
@@ -247,17 +192,29 @@ class Player:
                 import soxr
 
                 samples = soxr.resample(samples, audio.rate, playback.rate)
-            playback.push(_fit_channels(np.asarray(samples, dtype=np.float32), playback.channels), last=True)
-            self._start(playback)
+            frames = _fit_channels(np.asarray(samples, dtype=np.float32), playback.channels)
+            playback.rearm(0, frames, last=True)
+            self._playback = playback
 
     def open_stream(self, rate: int, channels: int = 1) -> StreamSink:
-        """A sink to play frames while they still download (see StreamSink)."""
+        """A sink to play frames while they still download (see StreamSink).
+
+        Stops what was playing. The stream reports "buffering" until
+        START_PREBUFFER_SECONDS of audio are queued (or the sink ends), and
+        after an underrun until REBUFFER_SECONDS are. May block while `warm()`
+        finishes opening the device."""
+        self._join_warm_up()
         with self._control:
             self.stop()
-            playback = self._open(rate, channels, prebuffer_seconds=SINK_PREBUFFER_SECONDS)
-            sink = StreamSink(self, rate, channels, playback)
-            if playback is not None:
-                self._start(playback)
+            self._resolve()
+            self._last_rate = rate
+            playback = None if self._fixed_reason is not None else self._claim(rate, channels)
+            if playback is None:
+                return StreamSink(self, rate, channels, None)
+            job = playback.rearm(max(1, int(playback.rate * START_PREBUFFER_SECONDS)))
+            self._playback = playback
+            sink = StreamSink(self, rate, channels, playback, job)
+            self._sink, self._audio_before_sink = sink, self._audio
             return sink
 
     def load(self, audio: Audio) -> None:
@@ -266,6 +223,19 @@ class Player:
 
     def _loaded(self, audio: Audio) -> None:
         self._audio = audio
+        self._sink = None
+
+    def _streaming(self, sink: StreamSink) -> None:
+        if sink is self._sink and sink.current:
+            self._audio = sink.audio
+
+    def _cancel_stream(self, sink: StreamSink) -> None:
+        with self._control:
+            if sink is self._sink:
+                self._sink = None
+                self._audio = self._audio_before_sink
+            if sink.current and self._playback is not None:
+                self.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until playback ends; False if `timeout` passed first.
@@ -294,18 +264,15 @@ class Player:
                 playback.paused, playback.fade_in = False, playback.fade_len
 
     def stop(self) -> None:
-        """Stop with a short fade; position goes back to 0."""
+        """Stop with a short fade; position goes back to 0. The device stays
+        open (playing silence) for the next play, `linger` seconds at most."""
         with self._control:
             playback, self._playback = self._playback, None
             if playback is None:
                 return
             if not playback.finished.is_set():
                 self._fade_out(playback, "stop")
-            with contextlib.suppress(Exception):
-                playback.stream.stop()  # lets the faded block play out; abort could cut it
-            with contextlib.suppress(Exception):
-                playback.stream.close()
-            playback.finished.set()
+            playback.release()
 
     def replay(self) -> None:
         """Play the last audio again from the start."""
@@ -313,12 +280,19 @@ class Player:
             self.play(self._audio)
 
     def close(self) -> None:
-        self.stop()
+        """Stop and close the device (after the last block has played out)."""
+        self._join_warm_up()
+        with self._control:
+            self.stop()
+            if self._linger_timer is not None:
+                self._linger_timer.cancel()
+                self._linger_timer = None
+            self._close_device()
 
     def refresh(self) -> None:
         """Look for devices again (e.g. after JACK was started)."""
+        self.close()
         with self._control:
-            self.stop()
             if self._sd is not None:
                 with contextlib.suppress(Exception), _quiet_stderr():
                     self._sd._terminate()
@@ -336,11 +310,65 @@ class Player:
             with playback.lock:
                 playback.paused, playback.fade = True, None
 
+    # -- the open stream ----------------------------------------------------
+    def _join_warm_up(self) -> None:
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join(10.0)
+
+    def _claim(self, rate: int | None, channels: int) -> _Playback | None:
+        """The open stream (opening one if needed), idle and ready for a job;
+        None when silent. Call with `_control` held."""
+        if self._device is not None and not _usable(self._device):
+            self._close_device()  # the server went away while it lingered
+        if self._device is None:
+            playback = self._open(rate, channels)
+            if playback is None or not self._start(playback):
+                return None
+            self._device = playback
+        self._schedule_linger_check()
+        return self._device
+
+    def _close_device(self) -> None:
+        device, self._device = self._device, None
+        if device is None:
+            return
+        device.release()
+        with contextlib.suppress(Exception):
+            device.stream.stop()  # lets the last block play out; abort could cut it
+        with contextlib.suppress(Exception):
+            device.stream.close()
+        device.finished.set()
+
+    def _schedule_linger_check(self) -> None:
+        if self._linger_timer is None:
+            self._linger_timer = threading.Timer(max(0.05, min(self.linger, 2.0)), self._linger_check)
+            self._linger_timer.daemon = True
+            self._linger_timer.start()
+
+    def _linger_check(self) -> None:
+        with self._control:
+            self._linger_timer = None
+            device = self._device
+            if device is None:
+                return
+            if device.idle and time.monotonic() - device.idle_since >= self.linger:
+                self._close_device()
+            else:
+                self._schedule_linger_check()
+
     # -- devices ----------------------------------------------------------
     def _resolve(self) -> None:
         if self._resolved:
             return
-        self._resolved = True
+        with self._resolve_lock:  # warm() may be doing it in the background
+            if not self._resolved:
+                try:
+                    self._find_devices()
+                finally:
+                    self._resolved = True
+
+    def _find_devices(self) -> None:
         wanted = str(self.output).strip()
         if wanted.lower() == "none":
             self._fixed_reason = "output is set to none"
@@ -378,9 +406,11 @@ class Player:
             if not self._candidates:
                 self._fixed_reason = f"no output device named {wanted!r} (outputs: {names})"
 
-    def _open(self, rate: int, channels: int, *, prebuffer_seconds: float) -> _Playback | None:
+    def _open(self, rate: int | None, channels: int) -> _Playback | None:
         """Open the first candidate that accepts the audio's rate and channels,
-        else its default rate (we resample), else stereo. None when silent."""
+        else its default rate (we resample), else stereo. `rate=None` opens at
+        the device's own rate. The stream is idle (silence) until a job.
+        None when silent."""
         self._resolve()
         self._open_reason = None
         if self._fixed_reason is not None:
@@ -392,14 +422,15 @@ class Player:
                 info = sd.query_devices(index)
                 most = int(info["max_output_channels"])
                 device_rate = int(info["default_samplerate"])
-                tries = [(rate, min(channels, most)), (rate, min(2, most)),
-                         (device_rate, min(channels, most)), (device_rate, min(2, most))]
+                tries = [(device_rate, min(channels, most)), (device_rate, min(2, most))]
+                if rate is not None:
+                    tries = [(rate, min(channels, most)), (rate, min(2, most)), *tries]
             except Exception as exc:
                 problem = str(exc)
                 continue
             for try_rate, try_channels in dict.fromkeys(tries):
-                playback = _Playback(try_rate, try_channels, prebuffer_seconds)
-                playback.stop_exc = sd.CallbackStop
+                playback = _Playback(try_rate, try_channels, 0.0)
+                playback.release()  # idle until the first job
                 try:
                     with _quiet_stderr():
                         sd.check_output_settings(device=index, samplerate=try_rate, channels=try_channels, dtype="float32")
@@ -416,15 +447,19 @@ class Player:
         self._open_reason = f"cannot open the output device ({problem})"
         return None
 
-    def _start(self, playback: _Playback) -> None:
+    def _start(self, playback: _Playback) -> bool:
         try:
             playback.stream.start()
         except Exception as exc:
             self._open_reason = f"cannot start the output device ({exc})"
             with contextlib.suppress(Exception):
                 playback.stream.close()
-            return
-        self._playback = playback
+            return False
+        return True
+
+
+def _usable(playback: _Playback | None) -> bool:
+    return playback is not None and _active(playback.stream)
 
 
 def _active(stream: Any) -> bool:

@@ -7,9 +7,11 @@ decode it, and fill in the exchange's metrics.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,10 @@ from tts_tui.core.exchange import Exchange, PreparedRequest, human_bytes
 from tts_tui.core.model import PcmSpec, Service
 from tts_tui.core.services import Voice, extract_audio, service_type
 
+if TYPE_CHECKING:
+    from tts_tui.core.device_stream import StreamSink
+    from tts_tui.core.player import Player
+
 CHECK_TEXT = "Check."
 
 FramesCallback = Callable[[np.ndarray, int, int], None]  # frames, rate, channels
@@ -27,11 +33,13 @@ FramesCallback = Callable[[np.ndarray, int, int], None]  # frames, rate, channel
 
 @dataclass
 class SpeechResult:
-    """The main exchange, the audio (None on failure) and every exchange made."""
+    """The main exchange, the audio (None on failure) and every exchange made.
+    `streamed`: the audio already went to the player while it downloaded."""
 
     exchange: Exchange
     audio: Audio | None = None
     exchanges: list[Exchange] = field(default_factory=list)
+    streamed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -67,14 +75,24 @@ async def speak(
     request: PreparedRequest | None = None,
     on_frames: FramesCallback | None = None,
     exchange: Exchange | None = None,
+    play: Player | None = None,
 ) -> SpeechResult:
     """Speak `text` with `service`; never raises for network or audio faults.
 
     Template and config errors raise before anything is sent. Every other
     failure ends in `result.exchange.error`. `on_frames` receives decoded audio
-    as it streams in (WAV, PCM, SSE), for playback that starts early.
-    `exchange`, when given, is filled in (so a caller can log it even if the
-    task is cancelled).
+    as it streams in (WAV, PCM, SSE). `exchange`, when given, is filled in (so
+    a caller can log it even if the task is cancelled).
+
+    `play`: when given and not silent, a streamed WAV/PCM/SSE answer plays
+    while it downloads (the device is warmed up while the request is in
+    flight). Then `result.streamed` is True, the player keeps the decoded
+    audio, and the caller must not play it again; on failure or cancellation
+    the stream stops with a fade. Other formats, and a silent player, are left
+    to the caller to play once complete (`result.streamed` False).
+
+    `ttfa_ms` is from the request to the first sample handed to the device
+    when streamed, else to the first decoded sample.
     """
     request = request or prepare(service, text, voice=voice)
     ex = exchange or Exchange(request, service=service.name)
@@ -86,6 +104,10 @@ async def speak(
     sse = SseAudioParser() if service.stream_format == "sse" else None
     decoder = StreamDecoder(pcm=pcm, expected_format="pcm" if pcm else None)
     answer_ok = False
+    sink: StreamSink | None = None
+    live = play is not None and streaming
+    if play is not None and live:
+        play.warm()  # opens the device while the server thinks
 
     def elapsed_ms() -> float:
         return (time.perf_counter() - (ex.t0 or time.perf_counter())) * 1000
@@ -94,13 +116,28 @@ async def speak(
         nonlocal answer_ok
         answer_ok = e.status is not None and 200 <= e.status < 300
 
+    first_decoded_ms: float | None = None
+
     def feed(audio_bytes: bytes) -> None:
+        nonlocal sink, live, first_decoded_ms
         frames = decoder.feed(audio_bytes)
-        if frames is not None and len(frames):
-            if ex.ttfa_ms is None:
-                ex.ttfa_ms = elapsed_ms()
-            if on_frames is not None and decoder.rate and decoder.channels:
-                on_frames(frames, decoder.rate, decoder.channels)
+        if frames is None or not len(frames) or not decoder.rate or not decoder.channels:
+            return
+        if first_decoded_ms is None:
+            first_decoded_ms = elapsed_ms()
+        if live and sink is None and play is not None:
+            if play.available:
+                sink = play.open_stream(decoder.rate, decoder.channels)
+            if sink is None or not sink.live:
+                if sink is not None:
+                    sink.cancel()
+                sink, live = None, False  # silent after all: the caller plays the whole audio
+        if sink is not None:
+            sink.write(frames)
+        elif ex.ttfa_ms is None:
+            ex.ttfa_ms = elapsed_ms()
+        if on_frames is not None:
+            on_frames(frames, decoder.rate, decoder.channels)
 
     stream_error: TtsError | None = None
 
@@ -117,30 +154,65 @@ async def speak(
         except TtsError as exc:  # an SSE error event, a broken header: say so at the end
             stream_error = exc
 
-    await client.send(ex, timeout=service.timeout, on_headers=on_headers, on_chunk=on_chunk)
-    if ex.error:
-        return result
-    if stream_error is not None and (sse is not None or sniff(ex.body) is not None):
-        ex.error = str(stream_error)
-        return result
     try:
-        if sse is not None:
-            for piece in sse.close():
-                feed(piece)
-            if decoder.bytes_received == 0:
-                raise TtsError(_not_audio(ex.status or 200, ex.content_type, ex.body))
-            audio = decoder.finish()
-        else:
-            audio = await _audio_from_answer(service, ex, result, client, pcm)
-    except TtsError as exc:
-        ex.error = str(exc)
+        await client.send(ex, timeout=service.timeout, on_headers=on_headers, on_chunk=on_chunk)
+        audio = await _finish(service, ex, result, client, pcm, decoder, sse, stream_error, feed)
+    except BaseException:
+        if sink is not None:
+            sink.cancel()
+        raise
+    if audio is None:
+        if sink is not None:
+            sink.cancel()
         return result
+    if sink is not None:
+        sink.end(audio)
+        result.streamed = True
+        await _await_first_sample(sink)
+        if sink.first_sample_at is not None and ex.t0 is not None:
+            ex.ttfa_ms = (sink.first_sample_at - ex.t0) * 1000
+        else:  # paused or stopped before the device took a frame
+            ex.ttfa_ms = first_decoded_ms
     if ex.ttfa_ms is None:
         ex.ttfa_ms = elapsed_ms()
     ex.audio_s = audio.duration
     ex.format = audio.format
     result.audio = audio
     return result
+
+
+async def _finish(
+    service: Service, ex: Exchange, result: SpeechResult, client: HttpClient, pcm: PcmSpec | None,
+    decoder: StreamDecoder, sse: SseAudioParser | None, stream_error: TtsError | None,
+    feed: Callable[[bytes], None],
+) -> Audio | None:
+    """The whole answer decoded once the download ended; None (and `ex.error`) on failure."""
+    if ex.error:
+        return None
+    if stream_error is not None and (sse is not None or sniff(ex.body) is not None):
+        ex.error = str(stream_error)
+        return None
+    try:
+        if sse is None:
+            return await _audio_from_answer(service, ex, result, client, pcm)
+        for piece in sse.close():
+            feed(piece)
+        if decoder.bytes_received == 0:
+            raise TtsError(_not_audio(ex.status or 200, ex.content_type, ex.body))
+        return decoder.finish()
+    except TtsError as exc:
+        ex.error = str(exc)
+        return None
+
+
+async def _await_first_sample(sink: StreamSink, timeout: float = 1.0) -> None:
+    """ttfa is the first sample handed to the device: when the download beats
+    the device to it (a short answer, a deep prebuffer), wait for it. That is
+    one device period once the sink has ended, unless playback is paused or
+    stopped meanwhile."""
+    deadline = time.perf_counter() + timeout
+    while sink.waiting_for_device and time.perf_counter() < deadline:
+        await asyncio.sleep(0.002)
 
 
 async def _audio_from_answer(

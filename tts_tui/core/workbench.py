@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 Listener = Callable[[set[str]], None]
 
 LOG_LIMIT = 10_000
+AUDIO_KEEP = 50  # exchanges that keep their audio body; older ones drop it
+_RECHECK = 100  # how long a body that is not audio (yet) is watched
 
 
 class Workbench:
@@ -45,6 +47,8 @@ class Workbench:
         self.sync = ConfigSync(config_path)
         self.selected: str | None = None
         self.log: deque[Exchange] = deque(maxlen=LOG_LIMIT)
+        self._bodies: deque[Exchange] = deque()  # exchanges that may still hold audio
+        self._dropped: set[int] = set()  # ids of exchanges whose audio was dropped
         self.audio: Audio | None = None
         self.audio_service: str | None = None
         self.health: dict[str, bool | None] = {}
@@ -157,17 +161,40 @@ class Workbench:
         return prepare(service, self.config.ui.text if text is None else text)
 
     async def speak(self, text: str | None = None, *, play: bool = True) -> SpeechResult:
-        """Speak with the selected service; the exchange goes in the log even when cancelled."""
+        """Speak with the selected service; the exchange goes in the log even when cancelled.
+
+        With `play`, a streamed WAV/PCM/SSE answer plays while it downloads and
+        `audio` grows as it arrives (the playback bar follows it); other
+        formats play once complete. A failed or cancelled request stops its
+        stream and leaves `audio` as it was.
+        """
         from tts_tui.core.speech import speak
 
         service = self._require_service()
         request = self.prepare(text)
         exchange = Exchange(request, service=service.name)
         self.add_exchange(exchange)
+        player = self.player if play else None
+        before = (self.audio, self.audio_service)
+
+        shown = False
+
+        def show_partial(*_: object) -> None:
+            nonlocal shown
+            if player is not None and player.streaming:
+                self.audio, self.audio_service = player.audio, service.name
+                if not shown:
+                    shown = True
+                    self._emit({"playback"})
+
+        result = None
         try:
-            result = await speak(service, "", client=self.client, request=request, exchange=exchange)
+            result = await speak(service, "", client=self.client, request=request, exchange=exchange,
+                                 play=player, on_frames=show_partial)
         finally:
             self.stats.add(exchange)
+            if result is None or result.audio is None:
+                self.audio, self.audio_service = before
             self._emit({"log"})
         for extra in result.exchanges[1:]:
             self.add_exchange(extra)
@@ -175,14 +202,40 @@ class Workbench:
             self.audio = result.audio
             self.audio_service = service.name
             self._emit({"audio"})
-            if play:
-                self.player.play(result.audio)
+            if player is not None and not result.streamed:
+                player.play(result.audio)
                 self._emit({"playback"})
         return result
 
     def add_exchange(self, exchange: Exchange) -> None:
+        """Append to the log; only the newest AUDIO_KEEP audio exchanges keep their body."""
         self.log.append(exchange)
+        self._bodies.append(exchange)
+        self._drop_old_audio()
         self._emit({"log"})
+
+    def audio_dropped(self, exchange: Exchange) -> bool:
+        """True when the exchange's audio body was cleared to bound memory."""
+        return exchange.id in self._dropped
+
+    def _drop_old_audio(self) -> None:
+        # Newest first: count audio bodies, clear those past AUDIO_KEEP. An exchange
+        # added in flight gets its body later, so it stays watched for a while.
+        kept: deque[Exchange] = deque()
+        audio = 0
+        for age, ex in enumerate(reversed(self._bodies)):
+            if ex.body and ex.format is not None:
+                audio += 1
+                if audio <= AUDIO_KEEP:
+                    kept.appendleft(ex)
+                else:
+                    ex.body = b""
+                    self._dropped.add(ex.id)
+            elif (ex.body or ex.total_ms is None) and age < _RECHECK:
+                kept.appendleft(ex)
+        self._bodies = kept
+        if len(self._dropped) > 2 * LOG_LIMIT:
+            self._dropped = {ex.id for ex in self.log if ex.id in self._dropped}
 
     async def fetch_voices(self, name: str | None = None) -> list[Voice]:
         from tts_tui.core.speech import list_voices
@@ -249,6 +302,6 @@ class Workbench:
     async def aclose(self) -> None:
         self.sync.flush()
         if self._player is not None:
-            self._player.stop()
+            self._player.close()
         if self._client is not None:
             await self._client.aclose()

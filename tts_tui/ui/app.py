@@ -39,6 +39,7 @@ class TtsApp(App[int]):
         Binding("ctrl+s", "save_audio", "Save audio", id="save_audio"),
         Binding("f2", "toggle_preview", "Preview", id="toggle_preview"),
         Binding("f4", "check", "Check", id="check", show=False),
+        Binding("f3", "latency", "Latency", id="latency", show=False),
         Binding("f1", "help", "Help", id="help"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -64,7 +65,7 @@ class TtsApp(App[int]):
         self.banner = Static("", id="banner", markup=False)
         self.services_pane = ServicesPane()
         self.request_pane = RequestPane(self.workbench.service)
-        self.log_pane = LogPane()
+        self.log_pane = LogPane(lambda: self.workbench.log, dropped=self.workbench.audio_dropped)
         self.playback_bar = PlaybackBar()
         yield self.banner
         with Horizontal(id="top"):
@@ -86,6 +87,7 @@ class TtsApp(App[int]):
         self.sub_title = str(wb.path)
         wb.subscribe(self._model_changed)
         self._refresh_all()
+        self.log_pane.show()
         self.set_interval(TICK_S, self._tick)
         self.set_interval(0.1, self._refresh_playback)
         # after the first frame: the imports and the server start compete for the GIL
@@ -128,7 +130,7 @@ class TtsApp(App[int]):
         if topics & {"health", "log"}:
             self._refresh_services()
         if "log" in topics:
-            self.log_pane.show(list(self.workbench.log)[-200:])
+            self.log_pane.show()
         if "voices" in topics:
             self._refresh_voices()
         if "error" in topics or "file" in topics:
@@ -240,7 +242,7 @@ class TtsApp(App[int]):
 
         for ex in reversed(self.workbench.log):
             if ex.id == event.exchange_id:
-                self.push_screen(ExchangeScreen(ex))
+                self.push_screen(ExchangeScreen(ex, audio_dropped=self.workbench.audio_dropped(ex)))
                 return
 
     def _theme_changed(self, theme: object) -> None:
@@ -277,7 +279,7 @@ class TtsApp(App[int]):
             return
         finally:
             self.speaking = False
-            self.log_pane.show(list(self.workbench.log)[-200:])
+            self.log_pane.show()
         self._validate()
         if result.error:
             self.notify(result.error, title="Request failed", severity="error", timeout=8)
@@ -292,7 +294,7 @@ class TtsApp(App[int]):
 
     def action_play_pause(self) -> None:
         player = self.workbench.player
-        if player.state == "playing":
+        if player.state in ("playing", "buffering"):
             player.pause()
         elif player.state == "paused":
             player.resume()
@@ -334,12 +336,44 @@ class TtsApp(App[int]):
 
         self.push_screen(HelpScreen(self.key_rows()))
 
+    def action_latency(self) -> None:
+        from tts_tui.ui.screens.latency import LatencyScreen
+
+        if isinstance(self.screen, LatencyScreen):
+            return
+        wb = self.workbench
+        self.push_screen(LatencyScreen(wb.stats, lambda: [s.name for s in wb.config.services]))
+
+    def action_export_har(self) -> None:
+        import time
+
+        wb = self.workbench
+        if not wb.log:
+            self.notify("the log is empty: nothing to export", severity="warning")
+            return
+        folder = Path(wb.config.audio.save_dir).expanduser()
+        self._write_har(folder / f"tts-tui-{time.strftime('%Y%m%d-%H%M%S')}.har", list(wb.log))
+
+    @work(thread=True, group="har")
+    def _write_har(self, path: Path, exchanges: list) -> None:
+        """A full log is megabytes of JSON: written off the UI thread."""
+        from tts_tui.core.har import write_har
+
+        try:
+            written = write_har(path, exchanges)
+        except TtsError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self.notify, f"saved {len(exchanges):,} exchanges to {written}")
+
     def key_rows(self) -> list[tuple[str, str, str]]:
         from tts_tui.ui.screens.exchange import ExchangeScreen
+        from tts_tui.ui.screens.latency import LatencyScreen
 
         keymap = dict(self.workbench.config.ui.keys)
         rows = []
-        for binding in [*self.BINDINGS, *ServicesPane.BINDINGS, *ExchangeScreen.BINDINGS]:
+        bindings = [*self.BINDINGS, *ServicesPane.BINDINGS, *LogPane.BINDINGS, *ExchangeScreen.BINDINGS, *LatencyScreen.BINDINGS]
+        for binding in bindings:
             assert isinstance(binding, Binding)
             if binding.id:
                 keys = keymap.get(binding.id, binding.key)
@@ -485,6 +519,8 @@ class TtsApp(App[int]):
             ("Save audio", "Save the last audio to audio.save_dir (ctrl+s)", self.action_save_audio),
             ("Toggle request preview", "Show the request as it will be sent (F2)", self.action_toggle_preview),
             ("Check service", "Connectivity and one short synthesis (F4)", self.action_check),
+            ("Latency", "Per-service p50/p95 and histograms (F3, l in the Log)", self.action_latency),
+            ("Export log as HAR", "Every exchange in the log to audio.save_dir, secrets masked", self.action_export_har),
             ("Add service", "A blank OpenAI-compatible service", self.action_add_service),
             ("Add service from preset", "Kokoro, XTTS, Piper, OpenAI…", self.action_add_preset),
             ("Duplicate service", "Copy the selected service", self.action_duplicate_service),

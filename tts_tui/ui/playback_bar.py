@@ -6,7 +6,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-ICONS = {"playing": "▶", "paused": "⏸", "stopped": "■", "silent": "🔇"}
+ICONS = {"playing": "▶", "buffering": "⏳", "paused": "⏸", "stopped": "■", "silent": "🔇"}
 
 
 def waveform(peaks: list[float], position: float | None = None) -> str:
@@ -48,6 +48,8 @@ class PlaybackBar(Vertical):
     ) -> None:
         icon = ICONS.get(state, "■")
         parts = [f"{icon} {state}"]
+        if state == "buffering" and position:
+            parts[0] += " (underrun)"  # the stream ran dry mid-way: a gap, then it goes on
         if duration:
             parts.append(f"{clock(position)} / {clock(duration)}")
         if source:
@@ -57,7 +59,7 @@ class PlaybackBar(Vertical):
         elif device:
             parts.append(f"♪ {device}")
         if not duration:
-            parts.append("no audio yet · F5 speaks")
+            parts.append("waiting for audio" if state == "buffering" else "no audio yet · F5 speaks")
         self.state_line.update(" · ".join(parts))
         self.wave_line.update(waveform(peaks))
         self.border_subtitle = "F6 play/pause · F7 stop · F8 replay · ctrl+s save"

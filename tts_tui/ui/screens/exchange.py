@@ -4,20 +4,87 @@ from __future__ import annotations
 
 import json
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from tts_tui.core.exchange import Exchange
+from tts_tui.core.exchange import Exchange, human_bytes
 from tts_tui.core.export import to_curl
 from tts_tui.core.masking import mask_headers, mask_text
 
 
-def pretty_body(body: bytes, content_type: str, *, secrets: list[str], audio: bool) -> str:
+DROPPED = "audio dropped to save memory"
+
+# (label, the Exchange attribute at which the phase ends, block, colour)
+PHASES = (
+    ("connect", "connect_ms", "▓", "yellow"),
+    ("wait (to TTFB)", "ttfb_ms", "░", "blue"),
+    ("to first audio", "ttfa_ms", "▒", "magenta"),
+    ("download (to total)", "total_ms", "█", "green"),
+)
+
+
+def timeline_phases(ex: Exchange) -> list[tuple[str, str, str, float, float]]:
+    """(label, block, colour, start ms, end ms) for each timing reached, in time order.
+
+    Every phase ends at its own mark and starts at the previous one, so when the
+    first audio comes after the last byte (decoded once complete) it is drawn last.
+    """
+    marks = [(getattr(ex, attr), label, block, colour) for label, attr, block, colour in PHASES if getattr(ex, attr) is not None]
+    marks.sort(key=lambda m: m[0])
+    out = []
+    start = 0.0
+    for end, label, block, colour in marks:
+        out.append((label, block, colour, start, end))
+        start = end
+    return out
+
+
+def timeline_text(ex: Exchange, width: int) -> Text:
+    """The timeline bar (each phase in its own block, proportional to time) and its figures."""
+    phases = timeline_phases(ex)
+    out = Text(no_wrap=True, overflow="crop")
+    if not phases:
+        out.append("no timings: " + (ex.error or "no answer yet"), style="dim")
+        return out
+    span = phases[-1][4] or 1.0
+    width = max(10, width)
+    left, right = "0 ms", f"{span:.0f} ms"
+    out.append(left + " " * max(1, width - len(left) - len(right)) + right + "\n", style="dim")
+    x = 0
+    for _label, block, colour, _start, end in phases:
+        x_end = round(end / span * width)
+        out.append(block * (x_end - x), style=colour)
+        x = x_end
+    for label, block, colour, start, end in phases:
+        out.append("\n")
+        out.append(f"{block} ", style=colour)
+        out.append(f"{label:<20}{end - start:>8.0f} ms   {start:>6.0f} → {end:.0f} ms")
+    return out
+
+
+class Timeline(Widget):
+    """The exchange's timing phases as a bar as wide as the widget."""
+
+    DEFAULT_CSS = "Timeline { height: auto; padding: 0 1; }"
+
+    def __init__(self, exchange: Exchange, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.exchange = exchange
+
+    def render(self) -> Text:
+        return timeline_text(self.exchange, (self.content_size.width or 62) - 2)
+
+
+def pretty_body(body: bytes, content_type: str, *, secrets: list[str], audio: bool, size: int = 0, dropped: bool = False) -> str:
     """JSON pretty-printed, text as text, audio summarised."""
+    if dropped:
+        return f"(audio, {size:,} bytes: {DROPPED}; only the newest exchanges keep theirs)"
     if not body:
         return "(empty)"
     if audio:
@@ -49,9 +116,10 @@ class ExchangeScreen(ModalScreen[None]):
         Binding("c", "copy_curl", "Copy as curl", id="copy_curl"),
     ]
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Exchange, *, audio_dropped: bool = False) -> None:
         super().__init__()
         self.exchange = exchange
+        self.audio_dropped = audio_dropped
 
     def compose(self) -> ComposeResult:
         ex = self.exchange
@@ -72,12 +140,17 @@ class ExchangeScreen(ModalScreen[None]):
                         status = "no answer" if ex.status is None else f"HTTP {ex.status}"
                         yield Static(f"{status}\n\n{headers_text(ex.response_headers)}", markup=False)
                         yield Static(
-                            pretty_body(ex.body, ex.content_type, secrets=req.secrets, audio=audio),
+                            pretty_body(
+                                ex.body, ex.content_type, secrets=req.secrets, audio=audio,
+                                size=ex.bytes, dropped=self.audio_dropped,
+                            ),
                             markup=False,
                             id="response-body",
                         )
                 with TabPane("Timing"):
-                    yield Static(self._timing(), markup=False, id="timing")
+                    with VerticalScroll():
+                        yield Timeline(ex, id="timeline")
+                        yield Static(self._timing(), markup=False, id="timing")
                 with TabPane("curl"):
                     with VerticalScroll():
                         yield Static(to_curl(req), markup=False, id="curl")
@@ -85,10 +158,14 @@ class ExchangeScreen(ModalScreen[None]):
 
     def _timing(self) -> str:
         m = self.exchange.metrics()
-        lines = []
+        lines = [""]
         for key in ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "bytes", "audio_s", "rtf", "status", "content_type", "format"):
             value = m.get(key)
+            if key == "bytes":
+                value = f"{value:,} ({human_bytes(value)})"
             lines.append(f"{key:<13} {'' if value is None else value}")
+        if self.audio_dropped:
+            lines.append(f"body          {DROPPED}")
         return "\n".join(lines)
 
     @on(Button.Pressed, "#copy")

@@ -1,0 +1,190 @@
+"""HAR 1.2 export: real exchanges with real servers on 127.0.0.1, real files."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from urllib.parse import quote
+
+import pytest
+
+from tests.servers import FaultServer, make_wav
+from tts_tui.core.client import HttpClient
+from tts_tui.core.exchange import Exchange, PreparedRequest
+from tts_tui.core.har import to_har, write_har
+from tts_tui.core.masking import MASK
+
+SECRET = "sk-live-9f8e7d6c"
+
+
+@pytest.fixture(scope="module")
+def fault():
+    with FaultServer() as server:
+        yield server
+
+
+async def send(*requests: PreparedRequest) -> list[Exchange]:
+    client = HttpClient()
+    try:
+        return [await client.send(Exchange(r, service="t"), timeout=5) for r in requests]
+    finally:
+        await client.aclose()
+
+
+def pairs(items: list[dict]) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in items}
+
+
+def check_har_1_2(doc: dict) -> None:
+    """The required fields and types of HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/)."""
+    log = doc["log"]
+    assert log["version"] == "1.2"
+    assert isinstance(log["creator"]["name"], str) and isinstance(log["creator"]["version"], str)
+    assert isinstance(log["entries"], list)
+    for entry in log["entries"]:
+        datetime.fromisoformat(entry["startedDateTime"])  # ISO 8601 with a zone
+        assert datetime.fromisoformat(entry["startedDateTime"]).tzinfo is not None
+        assert isinstance(entry["time"], (int, float)) and entry["time"] >= 0
+        assert isinstance(entry["cache"], dict)
+        req, resp, timings = entry["request"], entry["response"], entry["timings"]
+        for key, kind in [("method", str), ("url", str), ("httpVersion", str), ("cookies", list),
+                          ("headers", list), ("queryString", list), ("headersSize", int), ("bodySize", int)]:
+            assert isinstance(req[key], kind), key
+        for key, kind in [("status", int), ("statusText", str), ("httpVersion", str), ("cookies", list),
+                          ("headers", list), ("content", dict), ("redirectURL", str),
+                          ("headersSize", int), ("bodySize", int)]:
+            assert isinstance(resp[key], kind), key
+        for item in req["headers"] + req["queryString"] + resp["headers"]:
+            assert set(item) == {"name", "value"} and all(isinstance(v, str) for v in item.values())
+        if "postData" in req:
+            assert isinstance(req["postData"]["mimeType"], str) and isinstance(req["postData"]["text"], str)
+        assert isinstance(resp["content"]["size"], int) and isinstance(resp["content"]["mimeType"], str)
+        for key in ("send", "wait", "receive"):
+            assert isinstance(timings[key], (int, float)) and timings[key] >= 0
+        for key in ("blocked", "dns", "connect", "ssl"):
+            assert timings[key] == -1 or timings[key] >= 0
+        # "time" is the sum of the applicable timings
+        assert entry["time"] == pytest.approx(sum(v for v in timings.values() if v >= 0), abs=1e-6)
+        for key in entry:
+            assert key in {"pageref", "startedDateTime", "time", "request", "response", "cache",
+                           "timings", "serverIPAddress", "connection", "comment"} or key.startswith("_")
+
+
+async def test_structure_and_timings_of_ok_failed_and_refused_exchanges(fault):
+    exchanges = await send(
+        PreparedRequest("POST", fault.url("/slow", delay_ms=60), {"Content-Type": "application/json"}, b'{"text": "hi"}'),
+        PreparedRequest("GET", fault.url("/html500")),
+        PreparedRequest("GET", fault.url("/reset")),
+        PreparedRequest("GET", "http://127.0.0.1:9/v1"),
+    )
+    doc = to_har(exchanges, creator_version="9.9")
+    check_har_1_2(doc)
+    assert doc["log"]["creator"] == {"name": "tts-tui", "version": "9.9"}
+    ok, html, reset, refused = doc["log"]["entries"]
+
+    assert ok["request"]["postData"] == {"mimeType": "application/json", "params": [], "text": '{"text": "hi"}'}
+    assert ok["request"]["bodySize"] == len(b'{"text": "hi"}')
+    assert ok["response"]["status"] == 200 and ok["response"]["statusText"] == "OK"
+    assert "_error" not in ok
+    # the server waited 60 ms before its headers: that is "wait", and "time" is total_ms
+    assert ok["timings"]["wait"] >= 55
+    assert ok["time"] == pytest.approx(exchanges[0].total_ms, abs=0.01)
+    assert ok["timings"]["connect"] > 0  # a fresh connection
+    assert html["timings"]["connect"] == -1  # the same connection, reused
+
+    assert "postData" not in html["request"] and html["request"]["bodySize"] == 0
+    assert html["response"]["status"] == 500
+    assert "Kaboom: model not loaded" in html["response"]["content"]["text"]
+    assert html["_error"].startswith("HTTP 500")
+
+    for failed in (reset, refused):
+        assert failed["response"]["status"] == 0 and failed["_error"]
+    assert "connection refused" in refused["_error"]
+
+
+async def test_secrets_are_masked_in_headers_query_bodies_and_cookies(fault):
+    echoed = json.dumps({"error": f"bad key {SECRET}"})
+    request = PreparedRequest(
+        "POST",
+        fault.url("/status", code=401, type="application/json", body=echoed) + f"&api_key={SECRET}",
+        {"Authorization": f"Bearer {SECRET}", "X-Trace": f"for {SECRET}", "Content-Type": "application/json"},
+        json.dumps({"input": "hi", "key": SECRET}).encode(),
+        secrets=[SECRET],
+    )
+    cookie = PreparedRequest("GET", fault.url("/set-cookie", value="abc123session"))
+    exchanges = await send(request, cookie)
+    assert SECRET in exchanges[0].body.decode()  # the server really echoed it
+    doc = to_har(exchanges)
+    check_har_1_2(doc)
+    text = json.dumps(doc, ensure_ascii=False)
+    assert SECRET not in text and quote(SECRET) not in text
+    leaky, cookied = doc["log"]["entries"]
+    assert pairs(leaky["request"]["headers"])["Authorization"] == f"Bearer {MASK}"
+    assert pairs(leaky["request"]["headers"])["X-Trace"] == f"for {MASK}"
+    assert pairs(leaky["request"]["queryString"])["api_key"] == MASK
+    assert json.loads(leaky["request"]["postData"]["text"]) == {"input": "hi", "key": MASK}
+    assert json.loads(leaky["response"]["content"]["text"]) == {"error": f"bad key {MASK}"}
+    assert MASK in leaky["_error"]
+    assert pairs(cookied["response"]["headers"])["Set-Cookie"] == MASK
+    assert "abc123session" not in json.dumps(cookied["response"])
+
+
+async def test_audio_is_omitted_by_default_and_base64_when_asked(fault, tmp_path):
+    (ex,) = await send(PreparedRequest("GET", fault.url("/wav", seconds=0.2)))
+    wav = make_wav(0.2)
+    assert ex.body == wav
+
+    content = to_har([ex])["log"]["entries"][0]["response"]["content"]
+    assert "text" not in content and "omitted" in content["comment"]
+    assert content["size"] == len(wav) and content["mimeType"] == "audio/wav"
+
+    path = write_har(tmp_path / "sub" / "a.har", [ex], include_audio=True)
+    assert path == tmp_path / "sub" / "a.har"
+    content = json.loads(path.read_text())["log"]["entries"][0]["response"]["content"]
+    assert content["encoding"] == "base64"
+    assert base64.b64decode(content["text"]) == wav
+    assert [p.name for p in path.parent.iterdir()] == ["a.har"]  # no temporary file left
+
+
+def test_write_har_to_an_unwritable_place_is_one_clear_error(tmp_path):
+    from tts_tui.core.errors import TtsError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(TtsError, match="cannot write"):
+        write_har(blocker / "out.har", [])
+
+
+# --- the CLI ---------------------------------------------------------------------------
+
+
+def test_say_har_writes_one_entry_with_the_exact_body(cli, write_config, fault, tmp_path):
+    path = write_config(
+        '[[services]]\nname = "t"\ntype = "http"\n'
+        f'url = "{fault.url("/echo")}"\ntimeout = 5\n'
+        "body = '{\"text\": \"{{ text }}\", \"note\": \"é 😀\"}'\n"
+    )
+    fault.requests.clear()
+    out = cli("--config", str(path), "say", 'Say "this"', "--no-play", "--har", "out.har")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((tmp_path / "out.har").read_text(encoding="utf-8"))
+    check_har_1_2(doc)
+    (entry,) = doc["log"]["entries"]
+    assert entry["request"]["postData"]["text"].encode() == fault.requests[-1].body
+    assert entry["response"]["status"] == 200 and "comment" in entry["response"]["content"]
+
+
+def test_say_har_masks_the_api_key_and_keeps_failed_exchanges(cli, write_config, fault, tmp_path):
+    path = write_config(
+        '[[services]]\nname = "o"\ntype = "openai"\n'
+        f'url = "{fault.base}/strict"\napi_key = "$HAR_KEY"\nvoice = "v"\nextra = {{ nope = 1 }}\ntimeout = 5\n'
+    )
+    out = cli("--config", str(path), "say", "hi", "--no-play", "--har", "fail.har", env={"HAR_KEY": SECRET})
+    assert out.returncode == 1 and out.stderr.startswith("error: HTTP 422")
+    raw = (tmp_path / "fail.har").read_text(encoding="utf-8")
+    assert SECRET not in raw
+    (entry,) = json.loads(raw)["log"]["entries"]
+    assert pairs(entry["request"]["headers"])["Authorization"] == f"Bearer {MASK}"
+    assert entry["response"]["status"] == 422 and entry["_error"].startswith("HTTP 422")
+    assert "Extra inputs are not permitted" in entry["response"]["content"]["text"]

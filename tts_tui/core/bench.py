@@ -1,0 +1,161 @@
+"""`tts-tui bench`: the same text sent N times, C at a time, and its latency table.
+
+Pure asyncio and the shared speech pipeline: nothing here plays audio or draws
+anything. Audio is decoded as it streams, so `ttfa_ms` is the time to the first
+decoded samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tts_tui.core.client import HttpClient
+from tts_tui.core.exchange import Exchange
+from tts_tui.core.model import Service
+from tts_tui.core.speech import prepare, speak
+from tts_tui.core.stats import Summary
+
+METRICS = ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "audio_s", "rtf")
+BENCH_TEXT = "The quick brown fox jumps over the lazy dog."
+
+
+@dataclass
+class BenchRow:
+    """One counted request: `n` is its index (0-based, in the order it was started)."""
+
+    n: int
+    exchange: Exchange
+    exchanges: list[Exchange] = field(default_factory=list)  # with an audio URL fetch, if any
+
+    @property
+    def ok(self) -> bool:
+        return self.exchange.error is None
+
+    def metrics(self) -> dict[str, Any]:
+        """`Exchange.metrics()` plus `"n"`: one `--json` line."""
+        return {"n": self.n, **self.exchange.metrics()}
+
+
+@dataclass
+class BenchReport:
+    """Every counted request (ordered by `n`), the warm-up, and the wall time."""
+
+    service: str
+    concurrency: int
+    rows: list[BenchRow] = field(default_factory=list)
+    warmup: BenchRow | None = None
+    wall_s: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def errors(self) -> int:
+        return sum(not row.ok for row in self.rows)
+
+    def error_counts(self) -> list[tuple[str, int]]:
+        """Distinct error messages with how often each came, most frequent first."""
+        counts = Counter(row.exchange.error for row in self.rows if row.exchange.error is not None)
+        return counts.most_common()
+
+    def summary(self, metric: str) -> Summary:
+        """min/p50/p95/max of `metric` over the successful requests."""
+        values = []
+        for row in self.rows:
+            value = getattr(row.exchange, metric)
+            if row.ok and value is not None:
+                values.append(float(value))
+        return Summary.of(values)
+
+    def table(self) -> dict[str, Summary]:
+        """One Summary per metric in METRICS, in that order."""
+        return {metric: self.summary(metric) for metric in METRICS}
+
+    def exchanges(self) -> list[Exchange]:
+        """Every counted exchange in request order (audio URL fetches included), for HAR."""
+        return [ex for row in self.rows for ex in (row.exchanges or [row.exchange])]
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The table as numbers: the final `--json` line (`"summary": true`)."""
+        def r(v: float | None, metric: str) -> float | None:
+            if v is None:
+                return None
+            return round(v, 4 if metric == "rtf" else 3 if metric == "audio_s" else 1)
+
+        return {
+            "summary": True,
+            "service": self.service,
+            "count": self.count,
+            "errors": self.errors,
+            "error_messages": [{"message": m, "count": c} for m, c in self.error_counts()],
+            "concurrency": self.concurrency,
+            "wall_s": round(self.wall_s, 3),
+            "requests_per_s": round(self.count / self.wall_s, 2) if self.wall_s > 0 else None,
+            "metrics": {
+                metric: {"n": s.n, "min": r(s.min, metric), "p50": r(s.p50, metric),
+                         "p95": r(s.p95, metric), "max": r(s.max, metric)}
+                for metric, s in self.table().items()
+            },
+        }
+
+
+async def run_bench(
+    service: Service,
+    text: str,
+    *,
+    n: int,
+    concurrency: int,
+    client: HttpClient,
+    warmup: bool = True,
+    on_result: Callable[[BenchRow], None] | None = None,
+) -> BenchReport:
+    """Send `text` to `service` `n` times, at most `concurrency` at once, on one client.
+
+    With `warmup`, one request goes first and is not counted (it opens the
+    connection and wakes a lazy server). Template and config errors raise
+    TtsError before anything is sent; network and audio faults never raise,
+    they end up in the rows' errors. `on_result` runs (in this task) as each
+    counted request finishes, in completion order.
+    """
+    if n < 1 or concurrency < 1:
+        raise ValueError("n and concurrency must be at least 1")
+    request = prepare(service, text)
+    report = BenchReport(service.name, min(concurrency, n))
+
+    async def one(index: int) -> BenchRow:
+        result = await speak(service, text, client=client, request=request)
+        return BenchRow(index, result.exchange, result.exchanges)
+
+    if warmup:
+        report.warmup = await one(-1)
+
+    indices = iter(range(n))
+    rows: list[BenchRow] = []
+
+    async def worker() -> None:
+        # the iterator is shared: each worker takes the next index when free
+        for index in indices:
+            row = await one(index)
+            rows.append(row)
+            if on_result is not None:
+                on_result(row)
+
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(worker()) for _ in range(report.concurrency)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        report.wall_s = time.perf_counter() - started
+    report.rows = sorted(rows, key=lambda row: row.n)
+    return report
