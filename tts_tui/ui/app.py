@@ -63,7 +63,7 @@ class TtsApp(App[int]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: timers may fire while a modal screen is on top.
         self.banner = Static("", id="banner", markup=False)
-        self.services_pane = ServicesPane()
+        self.services_pane = ServicesPane(self.workbench)
         self.request_pane = RequestPane(self.workbench.service)
         self.log_pane = LogPane(lambda: self.workbench.log, dropped=self.workbench.audio_dropped)
         self.playback_bar = PlaybackBar()
@@ -411,75 +411,6 @@ class TtsApp(App[int]):
             self.request_pane.set_voice(choice)
 
     @work
-    async def action_add_service(self) -> None:
-        from tts_tui.ui.screens.dialogs import PromptScreen
-
-        wb = self.workbench
-        name = await self.push_screen_wait(PromptScreen("Name of the new service", wb.unique_name("service")))
-        if name:
-            self._add({"name": name, "type": "openai", "url": "http://127.0.0.1:8000/v1", "voice": "", "format": "wav"})
-
-    @work
-    async def action_add_preset(self) -> None:
-        from tts_tui.core.presets import PRESETS, preset_service_table
-        from tts_tui.ui.screens.dialogs import PickScreen
-
-        choice = await self.push_screen_wait(PickScreen("Add a service from a preset", [(n, p.summary) for n, p in PRESETS.items()]))
-        if choice:
-            table = preset_service_table(choice)
-            table["name"] = self.workbench.unique_name(table["name"])
-            self._add(table)
-
-    def action_duplicate_service(self) -> None:
-        wb = self.workbench
-        if wb.service is None:
-            return
-        from dataclasses import asdict
-
-        table = {k: v for k, v in asdict(wb.service).items() if v not in (None, {}, "")}
-        table["name"] = wb.unique_name(f"{wb.service.name}-copy")
-        self._add(table)
-
-    def _add(self, table: dict) -> None:
-        try:
-            self.workbench.add_service(table)
-        except TtsError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.notify(f"added service {table['name']}")
-
-    @work
-    async def action_rename_service(self) -> None:
-        from tts_tui.ui.screens.dialogs import PromptScreen
-
-        wb = self.workbench
-        old = wb.selected
-        if old is None:
-            return
-        new = await self.push_screen_wait(PromptScreen(f"Rename {old} to", old))
-        if new and new != old:
-            try:
-                wb.rename_service(old, new)
-            except TtsError as exc:
-                self.notify(str(exc), severity="error")
-
-    @work
-    async def action_remove_service(self) -> None:
-        from tts_tui.ui.screens.dialogs import ConfirmScreen
-
-        wb = self.workbench
-        name = wb.selected
-        if name is None:
-            return
-        if await self.push_screen_wait(ConfirmScreen(f"Delete the service {name!r} from the config file?", yes="Delete")):
-            try:
-                wb.remove_service(name)
-            except TtsError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.notify(f"deleted service {name}")
-
-    @work
     async def _ask_conflict(self) -> None:
         from tts_tui.ui.screens.conflict import ConflictScreen
 
@@ -521,11 +452,11 @@ class TtsApp(App[int]):
             ("Check service", "Connectivity and one short synthesis (F4)", self.action_check),
             ("Latency", "Per-service p50/p95 and histograms (F3, l in the Log)", self.action_latency),
             ("Export log as HAR", "Every exchange in the log to audio.save_dir, secrets masked", self.action_export_har),
-            ("Add service", "A blank OpenAI-compatible service", self.action_add_service),
-            ("Add service from preset", "Kokoro, XTTS, Piper, OpenAI…", self.action_add_preset),
-            ("Duplicate service", "Copy the selected service", self.action_duplicate_service),
-            ("Rename service", "Rename the selected service", self.action_rename_service),
-            ("Delete service", "Remove the selected service from the file", self.action_remove_service),
+            ("Add service", "A blank OpenAI-compatible service (a)", self.services_pane.action_add),
+            ("Add service from preset", "Kokoro, XTTS, Piper, OpenAI… (p)", self.services_pane.action_add_preset),
+            ("Duplicate service", "Copy the selected service (d)", self.services_pane.action_duplicate),
+            ("Rename service", "Rename the selected service (r)", self.services_pane.action_rename),
+            ("Delete service", "Remove the selected service from the file (del)", self.services_pane.action_remove),
             ("Pick voice", "Choose from the server's voice list", self.action_pick_voice),
             ("Help", "Every key and how to remap it (F1)", self.action_help),
         ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tts_tui.core.errors import TtsError
 from tts_tui.core.model import Service
+from tts_tui.core.workbench import Workbench
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -36,11 +38,11 @@ class ServicesPane(Vertical):
     """A list of services; selecting one loads it into the Request pane."""
 
     BINDINGS = [
-        Binding("a", "app.add_service", "Add", id="service_add"),
-        Binding("p", "app.add_preset", "Preset", id="service_preset", show=False),
-        Binding("d", "app.duplicate_service", "Duplicate", id="service_duplicate", show=False),
-        Binding("r", "app.rename_service", "Rename", id="service_rename", show=False),
-        Binding("delete,x", "app.remove_service", "Delete", id="service_delete"),
+        Binding("a", "add", "Add", id="service_add"),
+        Binding("p", "add_preset", "Preset", id="service_preset", show=False),
+        Binding("d", "duplicate", "Duplicate", id="service_duplicate", show=False),
+        Binding("r", "rename", "Rename", id="service_rename", show=False),
+        Binding("delete,x", "remove", "Delete", id="service_delete"),
         Binding("c", "app.check", "Check", id="service_check", show=False),
     ]
 
@@ -49,8 +51,9 @@ class ServicesPane(Vertical):
             super().__init__()
             self.name = name
 
-    def __init__(self) -> None:
+    def __init__(self, workbench: Workbench) -> None:
         super().__init__(classes="pane", id="services")
+        self.workbench = workbench
         self.border_title = "Services"
         self._names: list[str] = []
 
@@ -92,3 +95,74 @@ class ServicesPane(Vertical):
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id:
             self.post_message(self.Selected(event.option.id))
+
+    # --- managing services (written to the config file at once) ------------
+
+    @work
+    async def action_add(self) -> None:
+        from tts_tui.ui.screens.dialogs import PromptScreen
+
+        wb = self.workbench
+        name = await self.app.push_screen_wait(PromptScreen("Name of the new service", wb.unique_name("service")))
+        if name:
+            self._add({"name": name, "type": "openai", "url": "http://127.0.0.1:8000/v1", "voice": "", "format": "wav"})
+
+    @work
+    async def action_add_preset(self) -> None:
+        from tts_tui.core.presets import PRESETS, preset_service_table
+        from tts_tui.ui.screens.dialogs import PickScreen
+
+        choice = await self.app.push_screen_wait(PickScreen("Add a service from a preset", [(n, p.summary) for n, p in PRESETS.items()]))
+        if choice:
+            table = preset_service_table(choice)
+            table["name"] = self.workbench.unique_name(table["name"])
+            self._add(table)
+
+    def action_duplicate(self) -> None:
+        wb = self.workbench
+        if wb.service is None:
+            return
+        from dataclasses import asdict
+
+        table = {k: v for k, v in asdict(wb.service).items() if v not in (None, {}, "")}
+        table["name"] = wb.unique_name(f"{wb.service.name}-copy")
+        self._add(table)
+
+    def _add(self, table: dict) -> None:
+        try:
+            self.workbench.add_service(table)
+        except TtsError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify(f"added service {table['name']}")
+
+    @work
+    async def action_rename(self) -> None:
+        from tts_tui.ui.screens.dialogs import PromptScreen
+
+        wb = self.workbench
+        old = wb.selected
+        if old is None:
+            return
+        new = await self.app.push_screen_wait(PromptScreen(f"Rename {old} to", old))
+        if new and new != old:
+            try:
+                wb.rename_service(old, new)
+            except TtsError as exc:
+                self.notify(str(exc), severity="error")
+
+    @work
+    async def action_remove(self) -> None:
+        from tts_tui.ui.screens.dialogs import ConfirmScreen
+
+        wb = self.workbench
+        name = wb.selected
+        if name is None:
+            return
+        if await self.app.push_screen_wait(ConfirmScreen(f"Delete the service {name!r} from the config file?", yes="Delete")):
+            try:
+                wb.remove_service(name)
+            except TtsError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.notify(f"deleted service {name}")
