@@ -283,3 +283,29 @@ def test_serve_runs_the_embedded_server_on_its_own(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_server_without_a_voice_list_is_not_an_error(cli, write_config, fault):
+    path = write_config(f'[[services]]\nname = "plain"\nurl = "{fault.base}/strict"\n')
+    out = cli("--config", str(path), "voices")
+    assert out.returncode == 0
+    assert out.stderr.strip() == 'plain has no voice list; set voice = "..." to what the server accepts'
+
+
+def test_a_configured_voices_url_that_fails_is_an_error(cli, write_config, fault):
+    path = write_config(http_service(f"{fault.base}/echo", '{"text": "{{ text }}"}') + f'[services.voices]\nurl = "{fault.base}/html500"\n')
+    out = cli("--config", str(path), "voices")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: HTTP 500")
+
+
+def test_voices_from_a_configured_list(cli, write_config, fault):
+    path = write_config(
+        http_service(f"{fault.base}/echo", '{"text": "{{ text }}"}')
+        + f'[services.voices]\nurl = "{fault.base}/voices?variant=objects"\nlabel = "{{{{ name }}}}"\nvalue = "{{{{ voice_id }}}}"\n'
+    )
+    out = cli("--config", str(path), "voices", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["voices"] == [
+        {"id": "af_bella", "label": "Bella"}, {"id": "am_adam", "label": "Adam"}, {"id": "bf_emma", "label": "Emma"},
+    ]

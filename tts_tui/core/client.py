@@ -208,7 +208,9 @@ class HttpClient:
         """
         ex = await self.send(Exchange(request), timeout=timeout, max_bytes=10 * 1024 * 1024)
         if ex.error is not None:
-            raise RequestError(ex.error, hint=f"check the URL {request.masked_url()}")
+            error = RequestError(ex.error, hint=f"check the URL {request.masked_url()}")
+            error.status = ex.status
+            raise error
         try:
             return json.loads(ex.body)
         except ValueError:

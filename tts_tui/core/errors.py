@@ -52,7 +52,12 @@ class TemplateError(TtsError):
 
 
 class RequestError(TtsError):
-    """An HTTP exchange failed: refused, timed out, HTTP error, not audio..."""
+    """An HTTP exchange failed: refused, timed out, HTTP error, not audio...
+
+    `status` is the HTTP status when the server answered.
+    """
+
+    status: int | None = None
 
 
 class AudioError(TtsError):

@@ -17,7 +17,7 @@ import numpy as np
 
 from tts_tui.core.audio import Audio, SseAudioParser, StreamDecoder, decode, sniff
 from tts_tui.core.client import HttpClient, describe_http_error
-from tts_tui.core.errors import TtsError
+from tts_tui.core.errors import RequestError, TtsError
 from tts_tui.core.exchange import Exchange, PreparedRequest, human_bytes
 from tts_tui.core.model import PcmSpec, Service
 from tts_tui.core.services import Voice, extract_audio, service_type
@@ -243,12 +243,22 @@ def _not_audio(status: int, content_type: str, body: bytes) -> str:
 
 
 async def list_voices(service: Service, *, client: HttpClient) -> list[Voice]:
-    """The service's voices; [] when it has no list. Raises RequestError on failure."""
+    """The service's voices; [] when it has no list. Raises RequestError on failure.
+
+    An OpenAI-compatible server without `GET /audio/voices` (404/405) has no
+    list, which is not an error; a voices URL the user configured must work.
+    """
     kind = service_type(service)
     request = kind.voices_request(service)
     if request is None:
         return []
-    data = await client.get_json(request, timeout=min(service.timeout, 15))
+    try:
+        data = await client.get_json(request, timeout=min(service.timeout, 15))
+    except RequestError as exc:
+        guessed = service.voices is None or not service.voices.url
+        if guessed and exc.status in (404, 405):
+            return []
+        raise
     return kind.parse_voices(service, data)
 
 
