@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from tts_tui.core.audio import Audio, SseAudioParser, StreamDecoder, decode, peaks, save, sniff
+from tts_tui.core.audio import Audio, StreamDecoder, decode, peaks, save, sniff
+from tts_tui.core.sse import SseAudioParser
 from tts_tui.core.errors import AudioError
 from tts_tui.core.model import PcmSpec
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tts_tui.core.audio import Audio, SseAudioParser, StreamDecoder, decode, sniff
+from tts_tui.core.audio import Audio, StreamDecoder, decode, sniff
+from tts_tui.core.sse import SseAudioParser
 from tts_tui.core.client import HttpClient, describe_http_error
 from tts_tui.core.errors import RequestError, TtsError
 from tts_tui.core.exchange import Exchange, PreparedRequest, human_bytes
