@@ -309,3 +309,14 @@ def test_voices_from_a_configured_list(cli, write_config, fault):
     assert json.loads(out.stdout)["voices"] == [
         {"id": "af_bella", "label": "Bella"}, {"id": "am_adam", "label": "Adam"}, {"id": "bf_emma", "label": "Emma"},
     ]
+
+
+@pytest.mark.parametrize(
+    "route, setting",
+    [("/base64-json", "json:audio"), ("/nested-json", "json:result.audio.data"), ("/url-json", "url:audio_url")],
+)
+def test_json_that_holds_audio_says_which_response_setting_reads_it(cli, write_config, fault, route, setting):
+    path = write_config(http_service(f"{fault.base}{route}", '{"text": "{{ text }}"}'))
+    out = cli("--config", str(path), "say", "hi", "--no-play")
+    assert out.returncode == 1
+    assert out.stderr.strip() == f'error: HTTP 200 but the answer is JSON that holds the audio: set response = "{setting}"'

@@ -305,3 +305,46 @@ def _secret_env_values(service: Service) -> dict[str, str]:
             if name in os.environ:
                 found[name] = os.environ[name]
     return found
+
+
+def suggest_response(body: bytes) -> str | None:
+    """For a JSON answer that holds audio, the `response` setting that reads it.
+
+    Looks for base64 audio (or a data: URI) first, then an audio URL, at most a
+    few levels deep: `json:audio`, `json:result.audio.data`, `url:audio_url`.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    from tts_tui.core.audio import sniff
+
+    urls: list[str] = []
+
+    def walk(node: Any, path: str, depth: int) -> str | None:
+        if depth > 4:
+            return None
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        for key, value in items:
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(value, str):
+                raw = value.partition(",")[2] if value.startswith("data:") else value
+                if len(raw) >= 64:
+                    try:
+                        head = base64.b64decode(raw[:64] + "=" * (-len(raw[:64]) % 4))
+                    except (binascii.Error, ValueError):
+                        head = b""
+                    if sniff(head + bytes(64)):
+                        return f"json:{here}"
+                hints = (".wav", ".mp3", ".ogg", ".opus", ".flac", "audio")
+                if value.startswith(("http://", "https://", "/")) and any(
+                    h in value.lower() or h in str(key).lower() for h in hints
+                ):
+                    urls.append(f"url:{here}")
+            elif isinstance(value, (dict, list)):
+                found = walk(value, here, depth + 1)
+                if found:
+                    return found
+        return None
+
+    return walk(data, "", 0) or (urls[0] if urls else None)

@@ -21,7 +21,7 @@ from tts_tui.core.client import HttpClient, describe_http_error
 from tts_tui.core.errors import RequestError, TtsError
 from tts_tui.core.exchange import Exchange, PreparedRequest, human_bytes
 from tts_tui.core.model import PcmSpec, Service
-from tts_tui.core.services import Voice, extract_audio, service_type
+from tts_tui.core.services import Voice, extract_audio, service_type, suggest_response
 
 if TYPE_CHECKING:
     from tts_tui.core.device_stream import StreamSink
@@ -238,9 +238,13 @@ async def _audio_from_answer(
 def _not_audio(status: int, content_type: str, body: bytes) -> str:
     if not body:
         return f"HTTP {status} but the answer is empty (no audio)"
+    setting = suggest_response(body)
+    if setting is not None:
+        return f'HTTP {status} but the answer is JSON that holds the audio: set response = "{setting}"'
+
     detail = describe_http_error(status, content_type, body)
     kind = content_type.split(";")[0].strip() or "unknown type"
-    return f"{detail} — the answer is {kind}, not audio".replace(f"HTTP {status} ", f"HTTP {status} ", 1)
+    return f"{detail} — the answer is {kind}, not audio"
 
 
 async def list_voices(service: Service, *, client: HttpClient) -> list[Voice]:
