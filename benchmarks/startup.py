@@ -7,8 +7,9 @@ the same run, as a reference (first paint = its first full frame).
 
     python benchmarks/startup.py [--runs 5] [--posting PATH]
 
-Also prints Textual's own import time (`python -c "import textual.app"`) as
-the floor the app cannot beat.
+Also prints Textual's own import time (`python -c "import textual.app"`) and
+the first paint of a bare Textual app (four Statics and a Footer): the floors
+the app cannot beat.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 20.0
+BARE_APP = """\
+from textual.app import App
+from textual.widgets import Footer, Static
+
+
+class Bare(App):
+    def compose(self):
+        for title in ("Services", "Request", "Log", "Playback"):
+            yield Static(title)
+        yield Footer()
+
+
+Bare().run()
+"""
 
 
 def time_to_marks(argv: list[str], marks: list[bytes], env: dict[str, str]) -> float:
@@ -87,6 +102,10 @@ def main() -> None:
         floor = [sys.executable, "-c", "import textual.app; print('Services Request Log Playback')"]
         marks = [b"Services", b"Request", b"Log", b"Playback"]
         base = measure("import textual.app (floor)", floor, marks, env, args.runs)
+        # The least a Textual app can paint: four Statics and a Footer.
+        bare = Path(tmp) / "bare_app.py"
+        bare.write_text(BARE_APP)
+        measure("bare Textual app (4 Statics)", [sys.executable, str(bare)], marks, env, args.runs)
         ours = measure("tts-tui first paint", [sys.executable, "-m", "tts_tui", "--config", str(config)], marks, env, args.runs)
         print(f"tts-tui over the floor: {ours - base:+.3f} s; goal: <= 0.45 s first paint")
         if args.posting:
