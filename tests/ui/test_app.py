@@ -364,3 +364,18 @@ async def test_text_edits_are_saved_and_survive_a_restart(config_path):
     async with again.run_test(size=(80, 24)) as pilot:
         await settle(pilot, again)
         assert again.query_one("#text", TextArea).text == "Typed in the app."
+
+
+async def test_a_refused_connection_shows_in_the_log_and_says_why(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[audio]\noutput = "none"\n[[services]]\nname = "gone"\nurl = "http://127.0.0.1:9/v1"\ntimeout = 3\n')
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f5")
+        await settle(pilot, app)
+        row = log_rows(app)[0]
+        assert row[1:3] == ["gone", "ERR"]
+        messages = [n.message for n in app._notifications]
+        assert "connection refused by 127.0.0.1:9 — is the server running?" in messages
+        assert app.workbench.log[0].error == messages[-1]
