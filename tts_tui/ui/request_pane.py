@@ -10,6 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.suggester import SuggestFromList
+from textual.lazy import Lazy
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from tts_tui.core.model import FORMATS, Service
@@ -58,6 +60,21 @@ class FieldInvalid(Message):
         self.message = message
 
 
+class LateContent(VerticalScroll):
+    """Content of a hidden tab, mounted after the first frame (inside `Lazy`)."""
+
+    DEFAULT_CSS = "LateContent { height: 1fr; } LateContent.-plain { overflow-y: hidden; }"
+
+    class Ready(Message):
+        """The content is mounted: the pane can fill it in."""
+
+    def __init__(self, *children: Widget, scroll: bool = False) -> None:
+        super().__init__(*children, classes="" if scroll else "-plain")
+
+    def on_mount(self) -> None:
+        self.post_message(self.Ready())
+
+
 class RequestPane(Vertical):
     DEFAULT_CSS = """
     RequestPane #text { height: 3; min-height: 2; }
@@ -89,6 +106,8 @@ class RequestPane(Vertical):
         self._initial = service
         self.service_name = service.name if service else None
         self._voices: list[str] = []
+        self._loaded: tuple[Service | None, str] | None = None
+        self._late_ready = 0
 
     def compose(self) -> ComposeResult:
         text = TextArea(id="text", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
@@ -101,19 +120,38 @@ class RequestPane(Vertical):
                         with Horizontal(classes="row", id=f"row-{key}"):
                             yield Label(label)
                             yield from self._field_widget(key, kind)
+            # Hidden tabs mount after the first frame (their JSON editors are
+            # the costliest widgets); `load` fills them in once they are there.
             with TabPane("Body", id="tab-body"):
-                yield Label("", id="body-help")
-                yield TextArea.code_editor("", language="json", id="body", soft_wrap=True, theme="css")
+                yield Lazy(
+                    LateContent(
+                        Label("", id="body-help"),
+                        TextArea.code_editor("", language="json", id="body", soft_wrap=True, theme="css"),
+                    )
+                )
             with TabPane("Headers", id="tab-headers"):
-                with VerticalScroll():
-                    for key, label, _types in OBJECTS:
-                        with Vertical(classes="object", id=f"object-{key}"):
-                            yield Label(f"{label} (JSON object)")
-                            yield TextArea.code_editor("{}", language="json", id=f"json-{key}", show_line_numbers=False, theme="css")
+                yield Lazy(LateContent(*self._object_editors(), scroll=True))
             with TabPane("Preview", id="tab-preview"):
                 with VerticalScroll():
                     yield Static("", id="preview", markup=False)
         yield Static("", id="status")
+
+    def _object_editors(self) -> list[Widget]:
+        return [
+            Vertical(
+                Label(f"{label} (JSON object)"),
+                TextArea.code_editor("{}", language="json", id=f"json-{key}", show_line_numbers=False, theme="css"),
+                classes="object",
+                id=f"object-{key}",
+            )
+            for key, label, _types in OBJECTS
+        ]
+
+    @on(LateContent.Ready)
+    def _late_content_ready(self) -> None:
+        self._late_ready += 1
+        if self._late_ready == 2 and self._loaded is not None:
+            self.load(*self._loaded)
 
     def _field_widget(self, key: str, kind: str) -> ComposeResult:
         value = getattr(self._initial, key) if self._initial else None
@@ -136,6 +174,7 @@ class RequestPane(Vertical):
 
     def load(self, service: Service | None, text: str) -> None:
         """Show `service`; widgets the user is editing keep their text when equal."""
+        self._loaded = (service, text)
         self._set_textarea("text", text)
         if service is None:
             return
@@ -155,6 +194,8 @@ class RequestPane(Vertical):
                     with widget.prevent(Input.Changed):
                         widget.value = shown
                     widget.remove_class("-invalid")
+        if self._late_ready < 2:
+            return  # the hidden tabs are not mounted yet: filled in when they are
         for key, _label, types in OBJECTS:
             self.query_one(f"#object-{key}").set_class(service.type not in types, "-hidden")
             value = getattr(service, key)
