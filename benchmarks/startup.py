@@ -94,6 +94,9 @@ def main() -> None:
     parser.add_argument("--posting", default=shutil.which("posting"), help="path to the posting executable")
     args = parser.parse_args()
     env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT), "COLUMNS": "80", "LINES": "24"}
+    # Users' installs have bytecode caches (pip writes them for wheels, Python
+    # on first import): let the warm-up run write them for an editable checkout.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
         env["XDG_CONFIG_HOME"] = tmp
         config = Path(tmp) / "config.toml"
