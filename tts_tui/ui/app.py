@@ -18,7 +18,7 @@ from tts_tui.core.model import Config
 from tts_tui.core.workbench import Workbench
 from tts_tui.ui.log_pane import LogPane
 from tts_tui.ui.playback_bar import PlaybackBar
-from tts_tui.ui.request_pane import FieldEdited, FieldInvalid, RequestPane, TextEdited
+from tts_tui.ui.request_pane import FieldEdited, FieldInvalid, RequestPane, RequestTabs, TextEdited
 from tts_tui.ui.services_pane import ServicesPane
 
 TICK_S = 0.25  # how often the config file is polled: edits show within 1 s
@@ -50,6 +50,7 @@ class TtsApp(App[int]):
         self.speaking = False
         self._showing_conflict = False
         self._warmed = False
+        self._warm_started = False
         # Themes before the first frame: a theme switch after mount restyles every widget.
         from tts_tui.ui.themes import apply_theme, register_themes
 
@@ -90,8 +91,9 @@ class TtsApp(App[int]):
         self.log_pane.show()
         self.set_interval(TICK_S, self._tick)
         self.set_interval(0.1, self._refresh_playback)
-        # after the first frame: the imports and the server start compete for the GIL
-        self.set_timer(0.05, self._warm_up)
+        # The heavy imports and the server start compete for the GIL: they wait
+        # until the Request pane's tabs, mounted just after the first frame, are in.
+        self.set_timer(2.0, self._start_warm_up)
 
     def on_resize(self) -> None:
         self.screen.set_class(self.size.width >= 140, "-wide")
@@ -210,6 +212,12 @@ class TtsApp(App[int]):
         pane.show_preview(_preview(request))
 
     # --- edits from the panes ---------------------------------------------------
+
+    @on(RequestTabs.Ready)
+    def _start_warm_up(self) -> None:
+        if not self._warm_started:
+            self._warm_started = True
+            self._warm_up()
 
     @on(ServicesPane.Selected)
     def _service_selected(self, event: ServicesPane.Selected) -> None:

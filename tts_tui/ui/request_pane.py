@@ -75,6 +75,45 @@ class LateContent(VerticalScroll):
         self.post_message(self.Ready())
 
 
+class RequestTabs(Vertical):
+    """The Fields, Body, Headers and Preview tabs of a RequestPane."""
+
+    DEFAULT_CSS = "RequestTabs { height: 1fr; }"
+
+    class Ready(Message):
+        """The tabs are mounted: the pane can fill them in."""
+
+    def __init__(self, pane: RequestPane) -> None:
+        super().__init__()
+        self.pane = pane
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            with TabPane("Fields", id="tab-fields"):
+                with VerticalScroll():
+                    for key, label, kind, _types in FIELDS:
+                        with Horizontal(classes="row", id=f"row-{key}"):
+                            yield Label(label)
+                            yield from self.pane._field_widget(key, kind)
+            # Hidden tabs mount after the first frame (their JSON editors are
+            # the costliest widgets); `load` fills them in once they are there.
+            with TabPane("Body", id="tab-body"):
+                yield Lazy(
+                    LateContent(
+                        Label("", id="body-help"),
+                        TextArea.code_editor("", language="json", id="body", soft_wrap=True, theme="css"),
+                    )
+                )
+            with TabPane("Headers", id="tab-headers"):
+                yield Lazy(LateContent(*self.pane._object_editors(), scroll=True))
+            with TabPane("Preview", id="tab-preview"):
+                with VerticalScroll():
+                    yield Static("", id="preview", markup=False)
+
+    def on_mount(self) -> None:
+        self.post_message(self.Ready())
+
+
 class RequestPane(Vertical):
     DEFAULT_CSS = """
     RequestPane #text { height: 3; min-height: 2; }
@@ -107,33 +146,17 @@ class RequestPane(Vertical):
         self.service_name = service.name if service else None
         self._voices: list[str] = []
         self._loaded: tuple[Service | None, str] | None = None
+        self._tabs_ready = False
         self._late_ready = 0
+        self._preview = ""
 
     def compose(self) -> ComposeResult:
         text = TextArea(id="text", soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         text.border_title = "Text"
         yield text
-        with TabbedContent(id="tabs"):
-            with TabPane("Fields", id="tab-fields"):
-                with VerticalScroll():
-                    for key, label, kind, _types in FIELDS:
-                        with Horizontal(classes="row", id=f"row-{key}"):
-                            yield Label(label)
-                            yield from self._field_widget(key, kind)
-            # Hidden tabs mount after the first frame (their JSON editors are
-            # the costliest widgets); `load` fills them in once they are there.
-            with TabPane("Body", id="tab-body"):
-                yield Lazy(
-                    LateContent(
-                        Label("", id="body-help"),
-                        TextArea.code_editor("", language="json", id="body", soft_wrap=True, theme="css"),
-                    )
-                )
-            with TabPane("Headers", id="tab-headers"):
-                yield Lazy(LateContent(*self._object_editors(), scroll=True))
-            with TabPane("Preview", id="tab-preview"):
-                with VerticalScroll():
-                    yield Static("", id="preview", markup=False)
+        # The tabs mount just after the first frame: they are most of the
+        # pane's cost, and the pane's title and text show at once without them.
+        yield Lazy(RequestTabs(self))
         yield Static("", id="status")
 
     def _object_editors(self) -> list[Widget]:
@@ -146,6 +169,14 @@ class RequestPane(Vertical):
             )
             for key, label, _types in OBJECTS
         ]
+
+    @on(RequestTabs.Ready)
+    def _tabs_mounted(self) -> None:
+        self._tabs_ready = True
+        self.set_voices(self._voices)
+        self.show_preview(self._preview)
+        if self._loaded is not None:
+            self.load(*self._loaded)
 
     @on(LateContent.Ready)
     def _late_content_ready(self) -> None:
@@ -178,8 +209,11 @@ class RequestPane(Vertical):
         self._set_textarea("text", text)
         if service is None:
             return
+        self._initial = service  # what the tabs start with if they mount later
         self.service_name = service.name
         self.service_type = service.type
+        if not self._tabs_ready:
+            return
         for key, _label, kind, types in FIELDS:
             self.query_one(f"#row-{key}").set_class(service.type not in types, "-hidden")
             value = getattr(service, key)
@@ -219,7 +253,8 @@ class RequestPane(Vertical):
 
     def set_voices(self, voices: list[str]) -> None:
         self._voices = voices
-        self.query_one("#field-voice", Input).suggester = SuggestFromList(voices, case_sensitive=False)
+        if self._tabs_ready:
+            self.query_one("#field-voice", Input).suggester = SuggestFromList(voices, case_sensitive=False)
 
     def _set_textarea(self, widget_id: str, text: str) -> None:
         area = self.query_one(f"#{widget_id}", TextArea)
@@ -230,7 +265,9 @@ class RequestPane(Vertical):
     # --- preview and status ------------------------------------------------
 
     def show_preview(self, text: str) -> None:
-        self.query_one("#preview", Static).update(text)
+        self._preview = text
+        if self._tabs_ready:
+            self.query_one("#preview", Static).update(text)
 
     def show_status(self, message: str, *, error: bool) -> None:
         status = self.query_one("#status", Static)
@@ -287,7 +324,8 @@ class RequestPane(Vertical):
         self.app.action_pick_voice()  # type: ignore[attr-defined]
 
     def set_voice(self, voice: str) -> None:
-        self.query_one("#field-voice", Input).value = voice
+        if self._tabs_ready:
+            self.query_one("#field-voice", Input).value = voice
 
 
 def _parse(kind: str, text: str) -> Any:
