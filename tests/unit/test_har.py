@@ -188,3 +188,13 @@ def test_say_har_masks_the_api_key_and_keeps_failed_exchanges(cli, write_config,
     assert pairs(entry["request"]["headers"])["Authorization"] == f"Bearer {MASK}"
     assert entry["response"]["status"] == 422 and entry["_error"].startswith("HTTP 422")
     assert "Extra inputs are not permitted" in entry["response"]["content"]["text"]
+
+
+async def test_audio_dropped_from_the_log_says_so(fault):
+    (ex,) = await send(PreparedRequest("GET", fault.url("/wav")))
+    ex.format, ex.body, ex.body_dropped = "wav", b"", True
+    doc = to_har([ex], include_audio=True)
+    check_har_1_2(doc)
+    content = doc["log"]["entries"][0]["response"]["content"]
+    assert "text" not in content
+    assert content["comment"].startswith("audio dropped from the log to save memory")

@@ -72,6 +72,7 @@ class Exchange:
     error: str | None = None
     truncated: bool = False
     t0: float | None = None  # time.perf_counter() when the request started; timings count from it
+    body_dropped: bool = False  # the audio body was cleared to bound memory (old log entries)
 
     @property
     def ok(self) -> bool:

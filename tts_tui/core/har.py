@@ -161,7 +161,9 @@ def _response(ex: Exchange, include_audio: bool, clean: Any) -> dict[str, Any]:
 def _content(ex: Exchange, include_audio: bool, clean: Any) -> dict[str, Any]:
     content: dict[str, Any] = {"size": ex.bytes, "mimeType": ex.content_type or "x-unknown"}
     text = _as_text(ex)
-    if text is not None:
+    if ex.body_dropped:
+        content["comment"] = f"audio dropped from the log to save memory ({ex.bytes} bytes)"
+    elif text is not None:
         content["text"] = clean(text)
     elif include_audio:
         content["text"] = base64.b64encode(ex.body).decode("ascii")

@@ -48,7 +48,6 @@ class Workbench:
         self.selected: str | None = None
         self.log: deque[Exchange] = deque(maxlen=LOG_LIMIT)
         self._bodies: deque[Exchange] = deque()  # exchanges that may still hold audio
-        self._dropped: set[int] = set()  # ids of exchanges whose audio was dropped
         self.audio: Audio | None = None
         self.audio_service: str | None = None
         self.health: dict[str, bool | None] = {}
@@ -216,7 +215,7 @@ class Workbench:
 
     def audio_dropped(self, exchange: Exchange) -> bool:
         """True when the exchange's audio body was cleared to bound memory."""
-        return exchange.id in self._dropped
+        return exchange.body_dropped
 
     def _drop_old_audio(self) -> None:
         # Newest first: count audio bodies, clear those past AUDIO_KEEP. An exchange
@@ -230,12 +229,10 @@ class Workbench:
                     kept.appendleft(ex)
                 else:
                     ex.body = b""
-                    self._dropped.add(ex.id)
+                    ex.body_dropped = True
             elif (ex.body or ex.total_ms is None) and age < _RECHECK:
                 kept.appendleft(ex)
         self._bodies = kept
-        if len(self._dropped) > 2 * LOG_LIMIT:
-            self._dropped = {ex.id for ex in self.log if ex.id in self._dropped}
 
     async def fetch_voices(self, name: str | None = None) -> list[Voice]:
         from tts_tui.core.speech import list_voices
