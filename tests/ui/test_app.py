@@ -379,3 +379,13 @@ async def test_a_refused_connection_shows_in_the_log_and_says_why(tmp_path):
         messages = [n.message for n in app._notifications]
         assert "connection refused by 127.0.0.1:9 — is the server running?" in messages
         assert app.workbench.log[0].error == messages[-1]
+
+
+async def test_the_palette_names_remapped_keys(config_path):
+    config_path.write_text(config_path.read_text().replace('theme = "tts-dark"', 'theme = "tts-dark"\nkeys = { speak = "f9" }'))
+    app = make_app(config_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert helps["Speak"] == "Send the request and play the audio (f9)"
+        assert helps["Play / pause"].endswith("(f6)")

@@ -449,26 +449,30 @@ class TtsApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        pane = self.services_pane
         commands = [
-            ("Speak", "Send the request and play the audio (F5)", self.action_speak),
-            ("Cancel request", "Cancel the request in flight (esc)", self.action_cancel),
-            ("Play / pause", "Play or pause the last audio (F6)", self.action_play_pause),
-            ("Stop playback", "Stop playing (F7)", self.action_stop),
-            ("Replay", "Play the last audio again (F8)", self.action_replay),
-            ("Save audio", "Save the last audio to audio.save_dir (ctrl+s)", self.action_save_audio),
-            ("Toggle request preview", "Show the request as it will be sent (F2)", self.action_toggle_preview),
-            ("Check service", "Connectivity and one short synthesis (F4)", self.action_check),
-            ("Latency", "Per-service p50/p95 and histograms (F3, l in the Log)", self.action_latency),
-            ("Export log as HAR", "Every exchange in the log to audio.save_dir, secrets masked", self.action_export_har),
-            ("Add service", "A blank OpenAI-compatible service (a)", self.services_pane.action_add),
-            ("Add service from preset", "Kokoro, XTTS, Piper, OpenAI… (p)", self.services_pane.action_add_preset),
-            ("Duplicate service", "Copy the selected service (d)", self.services_pane.action_duplicate),
-            ("Rename service", "Rename the selected service (r)", self.services_pane.action_rename),
-            ("Delete service", "Remove the selected service from the file (del)", self.services_pane.action_remove),
-            ("Pick voice", "Choose from the server's voice list", self.action_pick_voice),
-            ("Help", "Every key and how to remap it (F1)", self.action_help),
+            ("Speak", "Send the request and play the audio", self.action_speak, "speak"),
+            ("Cancel request", "Cancel the request in flight", self.action_cancel, "cancel"),
+            ("Play / pause", "Play or pause the last audio", self.action_play_pause, "play_pause"),
+            ("Stop playback", "Stop playing", self.action_stop, "stop"),
+            ("Replay", "Play the last audio again", self.action_replay, "replay"),
+            ("Save audio", "Save the last audio to audio.save_dir", self.action_save_audio, "save_audio"),
+            ("Toggle request preview", "Show the request as it will be sent", self.action_toggle_preview, "toggle_preview"),
+            ("Check service", "Connectivity and one short synthesis", self.action_check, "check"),
+            ("Latency", "Per-service p50/p95 and histograms", self.action_latency, "latency"),
+            ("Export log as HAR", "Every exchange in the log to audio.save_dir, secrets masked", self.action_export_har, None),
+            ("Add service", "A blank OpenAI-compatible service", pane.action_add, "service_add"),
+            ("Add service from preset", "Kokoro, XTTS, Piper, OpenAI…", pane.action_add_preset, "service_preset"),
+            ("Duplicate service", "Copy the selected service", pane.action_duplicate, "service_duplicate"),
+            ("Rename service", "Rename the selected service", pane.action_rename, "service_rename"),
+            ("Delete service", "Remove the selected service from the file", pane.action_remove, "service_delete"),
+            ("Pick voice", "Choose from the server's voice list", self.action_pick_voice, None),
+            ("Help", "Every key and how to remap it", self.action_help, "help"),
         ]
-        for title, help_text, callback in commands:
+        keys = {ident: key for key, _description, ident in self.key_rows()}
+        for title, help_text, callback, ident in commands:
+            if ident in keys:
+                help_text = f"{help_text} ({keys[ident]})"
             yield SystemCommand(title, help_text, callback)
 
 
