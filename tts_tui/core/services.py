@@ -103,7 +103,7 @@ class OpenAIType(ServiceType):
             url=_join(base_url(service), "audio/speech"),
             headers=self._headers(service, {"Content-Type": "application/json"}),
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            secrets=[k for k in [api_key(service)] if k],
+            secrets=_secrets(service),
         )
 
     def voices_request(self, service: Service) -> PreparedRequest | None:
@@ -113,7 +113,7 @@ class OpenAIType(ServiceType):
             method="GET",
             url=_join(base_url(service), "audio/voices"),
             headers=self._headers(service, {"Accept": "application/json"}),
-            secrets=[k for k in [api_key(service)] if k],
+            secrets=_secrets(service),
         )
 
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
@@ -126,9 +126,7 @@ class OpenAIType(ServiceType):
         key = api_key(service)
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        for name, value in service.headers.items():
-            headers[name] = _header_value(service, name, value, {})
-        return headers
+        return _add_headers(service, headers, {})
 
 
 class HttpType(ServiceType):
@@ -139,9 +137,7 @@ class HttpType(ServiceType):
         url = templates.render_url(base_url(service), variables)
         pairs = templates.build_query(service.query, variables)
         url = templates.append_query(url, pairs)
-        headers = {"Accept": service.content_type} if service.content_type else {}
-        for name, value in service.headers.items():
-            headers[name] = _header_value(service, name, value, variables)
+        headers = _add_headers(service, {"Accept": service.content_type} if service.content_type else {}, variables)
         body: bytes | None = None
         method = service.method.upper()
         if method not in ("GET", "HEAD") and service.body.strip():
@@ -152,8 +148,7 @@ class HttpType(ServiceType):
                 headers["Content-Type"] = (
                     "application/json" if first in ("{", "[") else "text/plain; charset=utf-8"
                 )
-        secrets = [v for k, v in _secret_env_values(service).items() if v]
-        return PreparedRequest(method=method, url=url, headers=headers, body=body, secrets=secrets)
+        return PreparedRequest(method=method, url=url, headers=headers, body=body, secrets=_secrets(service))
 
     def voices_request(self, service: Service) -> PreparedRequest | None:
         spec = service.voices
@@ -162,14 +157,11 @@ class HttpType(ServiceType):
         variables = template_variables(service, "")
         # A relative voices URL is relative to the server, not to the speech endpoint.
         url = urljoin(base_url(service), "/" + spec.url.lstrip("/")) if "://" not in spec.url else spec.url
-        headers = {"Accept": "application/json"}
-        for name, value in service.headers.items():
-            headers[name] = _header_value(service, name, value, variables)
         return PreparedRequest(
             method=spec.method.upper(),
             url=templates.render_url(url, variables),
-            headers=headers,
-            secrets=[v for v in _secret_env_values(service).values() if v],
+            headers=_add_headers(service, {"Accept": "application/json"}, variables),
+            secrets=_secrets(service),
         )
 
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
@@ -285,6 +277,13 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
+def _add_headers(service: Service, headers: dict[str, str], variables: Mapping[str, Any]) -> dict[str, str]:
+    """`headers` plus the service's own, rendered (they win over the defaults)."""
+    for name, value in service.headers.items():
+        headers[name] = _header_value(service, name, value, variables)
+    return headers
+
+
 def _header_value(service: Service, name: str, value: str, variables: Mapping[str, Any]) -> str:
     expanded = expand_env(value, what=f"{service.name}.headers.{name}")
     if "{{" in expanded:
@@ -296,15 +295,13 @@ def _header_value(service: Service, name: str, value: str, variables: Mapping[st
     return expanded
 
 
-def _secret_env_values(service: Service) -> dict[str, str]:
-    """Values of env variables referenced in headers (to mask them wherever they appear)."""
-    found = {}
+def _secrets(service: Service) -> list[str]:
+    """Values to mask wherever they show: the API key, and env variables the headers read."""
+    found = [api_key(service)]
     for value in [*service.headers.values(), service.api_key]:
         for match in ENV_REFERENCE.finditer(value or ""):
-            name = match[1] or match[2]
-            if name in os.environ:
-                found[name] = os.environ[name]
-    return found
+            found.append(os.environ.get(match[1] or match[2], ""))
+    return [v for v in dict.fromkeys(found) if v]
 
 
 def suggest_response(body: bytes) -> str | None:
