@@ -13,12 +13,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tts_tui import __version__
 from tts_tui.core import config as config_mod
 from tts_tui.core.errors import ConfigError, TtsError
 from tts_tui.core.model import Config
+
+if TYPE_CHECKING:  # audio and playback load lazily: `--help` and `presets` stay quick
+    from tts_tui.core.audio import Audio
+    from tts_tui.core.player import Player
 
 
 class UsageError(Exception):
@@ -150,11 +154,8 @@ def load_config(cli_path: str | None) -> Config:
 
 
 def run_tui(config: Config) -> int:
-    try:
-        from tts_tui.ui.app import run as run_app
-    except ImportError:
-        print("the TUI is not built yet; try: tts-tui say \"Hello there\"", file=sys.stderr)
-        return 2
+    from tts_tui.ui.app import run as run_app
+
     return run_app(config)
 
 
@@ -170,38 +171,31 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
 
         # speak() warms the device up during the request and plays the answer while it downloads
         player = Player(config.audio.output)
-    client = HttpClient()
     try:
-        result = await speak(service, text, client=client, voice=args.voice, play=player)
-    except BaseException:
-        if player is not None:
-            player.close()
-        raise
-    finally:
-        await client.aclose()
-    ex = result.exchange
-    out: dict[str, Any] = ex.metrics()
-    har = write_har_file(args, result.exchanges)
-    if har:
-        out["har"] = har
-    if not result.ok or result.audio is None:
-        if player is not None:
-            player.close()
-        if args.json:
-            print(json.dumps(out))
-        raise TtsError(ex.error or "no audio")
-    try:
+        client = HttpClient()
+        try:
+            result = await speak(service, text, client=client, voice=args.voice, play=player)
+        finally:
+            await client.aclose()
+        ex = result.exchange
+        out: dict[str, Any] = ex.metrics()
+        har = write_har_file(args, result.exchanges)
+        if har:
+            out["har"] = har
+        if not result.ok or result.audio is None:
+            if args.json:
+                print(json.dumps(out))
+            raise TtsError(ex.error or "no audio")
         if args.output:
             from tts_tui.core.audio import save
 
             out["file"] = str(save(result.audio, Path(args.output).expanduser()))
-    except BaseException:
+        played, reason = False, None
         if player is not None:
-            player.close()
-        raise
-    played, reason = False, None
-    if player is not None:
-        played, reason = play(config, result.audio, player=player, streamed=result.streamed)
+            played, reason = play_to_end(result.audio, player, streamed=result.streamed)
+    finally:
+        if player is not None:
+            player.close()  # lets the last block play out
     out["played"] = played
     out["silent_reason"] = reason
     if args.json:
@@ -218,22 +212,16 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def play(config: Config, audio: Any, *, player: Any = None, streamed: bool = False) -> tuple[bool, str | None]:
+def play_to_end(audio: Audio, player: Player, *, streamed: bool) -> tuple[bool, str | None]:
     """Play `audio` to the end, or with `streamed`, wait for the end of what
-    `player` already plays; (played, why silent). Closes the player."""
-    from tts_tui.core.player import Player
-
-    player = player or Player(config.audio.output)
-    try:
-        if not player.available:
-            return False, player.silent_reason
-        if not streamed:
-            player.play(audio)
-        if player.state == "silent":
-            return False, player.silent_reason
-        player.wait(timeout=max(0.0, audio.duration - player.position) + 5)
-    finally:
-        player.close()  # lets the last block play out
+    `player` already plays; (played, why silent)."""
+    if not player.available:
+        return False, player.silent_reason
+    if not streamed:
+        player.play(audio)
+    if player.state == "silent":
+        return False, player.silent_reason
+    player.wait(timeout=max(0.0, audio.duration - player.position) + 5)
     return True, None
 
 
