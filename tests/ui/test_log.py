@@ -193,8 +193,8 @@ def test_only_the_newest_audio_exchanges_keep_their_bodies(workbench):
     kept = [ex for ex in workbench.log if ex.body]
     assert kept == exchanges[-AUDIO_KEEP:]
     assert sum(len(ex.body) for ex in workbench.log) == AUDIO_KEEP * 10_000
-    assert all(workbench.audio_dropped(ex) for ex in exchanges[:-AUDIO_KEEP])
-    assert not any(workbench.audio_dropped(ex) for ex in exchanges[-AUDIO_KEEP:])
+    assert all(ex.body_dropped for ex in exchanges[:-AUDIO_KEEP])
+    assert not any(ex.body_dropped for ex in exchanges[-AUDIO_KEEP:])
     assert exchanges[0].bytes == 10_000  # the figures stay
 
 
@@ -208,7 +208,7 @@ def test_an_exchange_added_in_flight_is_dropped_once_its_audio_is_old(workbench)
     assert in_flight.body  # still among the newest audio
     for _ in range(AUDIO_KEEP):
         workbench.add_exchange(exchange("alpha", 100.0, audio=bytes(100)))
-    assert in_flight.body == b"" and workbench.audio_dropped(in_flight)
+    assert in_flight.body == b"" and in_flight.body_dropped
     assert all(ex.body == b"boom" for ex in errors)  # error text is not audio: kept
 
 

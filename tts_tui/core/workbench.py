@@ -213,10 +213,6 @@ class Workbench:
         self._drop_old_audio()
         self._emit({"log"})
 
-    def audio_dropped(self, exchange: Exchange) -> bool:
-        """True when the exchange's audio body was cleared to bound memory."""
-        return exchange.body_dropped
-
     def _drop_old_audio(self) -> None:
         # Newest first: count audio bodies, clear those past AUDIO_KEEP. An exchange
         # added in flight gets its body later, so it stays watched for a while.
@@ -268,6 +264,11 @@ class Workbench:
         return service
 
     # --- playback ----------------------------------------------------------
+
+    @property
+    def opened_player(self) -> Player | None:
+        """The player if anything opened it yet (reading this never loads PortAudio)."""
+        return self._player
 
     @property
     def player(self) -> Player:

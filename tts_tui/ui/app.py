@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -20,6 +21,9 @@ from tts_tui.ui.log_pane import LogPane
 from tts_tui.ui.playback_bar import PlaybackBar
 from tts_tui.ui.request_pane import FieldEdited, FieldInvalid, RequestPane, RequestTabs, TextEdited
 from tts_tui.ui.services_pane import ServicesPane
+
+if TYPE_CHECKING:
+    from tts_tui.core.audio import Audio
 
 TICK_S = 0.25  # how often the config file is polled: edits show within 1 s
 
@@ -51,6 +55,7 @@ class TtsApp(App[int]):
         self._showing_conflict = False
         self._warmed = False
         self._warm_started = False
+        self._peaks_cache: tuple[Audio | None, int, int, list[float]] = (None, 0, 0, [])
         # Themes before the first frame: a theme switch after mount restyles every widget.
         from tts_tui.ui.themes import apply_theme, register_themes
 
@@ -66,7 +71,7 @@ class TtsApp(App[int]):
         self.banner = Static("", id="banner", markup=False)
         self.services_pane = ServicesPane(self.workbench)
         self.request_pane = RequestPane(self.workbench.service)
-        self.log_pane = LogPane(lambda: self.workbench.log, dropped=self.workbench.audio_dropped)
+        self.log_pane = LogPane(lambda: self.workbench.log)
         self.playback_bar = PlaybackBar()
         yield self.banner
         with Horizontal(id="top"):
@@ -177,24 +182,31 @@ class TtsApp(App[int]):
 
     def _refresh_playback(self) -> None:
         wb = self.workbench
-        player = wb._player
+        player = wb.opened_player
         audio = wb.audio
         bar = self.playback_bar
-        width = max(10, bar.size.width - 4)
-        peaks: list[float] = []
-        if audio is not None:
-            from tts_tui.core.audio import peaks as audio_peaks
-
-            peaks = audio_peaks(audio, width)
         bar.show(
             state=player.state if player else "stopped",
             position=player.position if player else 0.0,
             duration=audio.duration if audio else 0.0,
             reason=player.silent_reason if player else None,
             device=player.device_name if player else None,
-            peaks=peaks,
+            peaks=self._peaks(audio, max(10, bar.size.width - 4)),
             source=f"{wb.audio_service} · {audio.format} {audio.rate} Hz" if audio else None,
         )
+
+    def _peaks(self, audio: Audio | None, width: int) -> list[float]:
+        """The waveform, computed again only when the audio or the width changes
+        (this runs ten times a second)."""
+        if audio is None:
+            return []
+        cached_audio, frames, cached_width, cached = self._peaks_cache
+        if cached_audio is not audio or frames != audio.frames or cached_width != width:
+            from tts_tui.core.audio import peaks
+
+            cached = peaks(audio, width)
+            self._peaks_cache = (audio, audio.frames, width, cached)
+        return cached
 
     def _validate(self) -> None:
         """Live validation: render the request exactly as F5 would send it."""
@@ -250,7 +262,7 @@ class TtsApp(App[int]):
 
         for ex in reversed(self.workbench.log):
             if ex.id == event.exchange_id:
-                self.push_screen(ExchangeScreen(ex, audio_dropped=self.workbench.audio_dropped(ex)))
+                self.push_screen(ExchangeScreen(ex))
                 return
 
     def _theme_changed(self, theme: object) -> None:

@@ -69,7 +69,7 @@ def fmt_audio(seconds: float | None) -> str:
     return f"{seconds:.2f} s" if seconds < 99.995 else f"{seconds:.0f} s"
 
 
-def row_cells(ex: Exchange, *, dropped: bool = False) -> dict[str, str]:
+def row_cells(ex: Exchange) -> dict[str, str]:
     """Every column's text for one exchange, keyed by column key.
 
     status is "…" while in flight, "ERR" for a failure without an HTTP status;
@@ -82,7 +82,7 @@ def row_cells(ex: Exchange, *, dropped: bool = False) -> dict[str, str]:
     else:
         status = str(ex.status)
     rtf = ex.rtf
-    note = ex.error or (DROPPED_NOTE if dropped else "")
+    note = ex.error or (DROPPED_NOTE if ex.body_dropped else "")
     return {
         "time": time.strftime("%H:%M:%S", time.localtime(ex.started_at)),
         "service": ex.service,
@@ -187,12 +187,10 @@ class ExchangeList(ScrollView, can_focus=True):
         self,
         source: Callable[[], Sequence[Exchange]],
         *,
-        dropped: Callable[[Exchange], bool] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self._source = source
-        self._dropped = dropped or (lambda ex: False)
         self.cursor = -1  # index into source(); -1 when empty
         self._cursor_id: int | None = None
         self._count = 0
@@ -240,13 +238,13 @@ class ExchangeList(ScrollView, can_focus=True):
     def row_cells(self, index: int) -> dict[str, str]:
         """Every column's text for row `index` (tests and exports read rows this way)."""
         ex = self._source()[index]
-        return row_cells(ex, dropped=self._dropped(ex))
+        return row_cells(ex)
 
     def rows_text(self) -> list[str]:
         """Each row as drawn at the current width (without the cursor highlight)."""
         layout = fit_columns(self._width())
         width = self._width()
-        return ["".join(format_line(row_cells(ex, dropped=self._dropped(ex)), layout, width)).rstrip() for ex in self._source()]
+        return ["".join(format_line(row_cells(ex), layout, width)).rstrip() for ex in self._source()]
 
     def screen_lines(self) -> list[str]:
         """The text of the lines on screen now, header first."""
@@ -355,8 +353,7 @@ class ExchangeList(ScrollView, can_focus=True):
                 return Strip([Segment(hint, styles.get("note", base))], width)
             return Strip.blank(width, base)
         ex = rows[index]
-        dropped = self._dropped(ex)
-        head, note = format_line(row_cells(ex, dropped=dropped), layout, width)
+        head, note = format_line(row_cells(ex), layout, width)
         if index == self.cursor:
             style = styles.get("cursor", base)
         else:
@@ -364,6 +361,6 @@ class ExchangeList(ScrollView, can_focus=True):
             if ex.error:
                 style = style + Style(color=styles.get("error", base).color)
         note_style = style
-        if dropped and not ex.error and index != self.cursor:
+        if ex.body_dropped and not ex.error and index != self.cursor:
             note_style = style + Style(color=styles.get("note", base).color)
         return Strip([Segment(head, style), Segment(note, note_style)], width)

@@ -34,16 +34,13 @@ class LogPane(Vertical):
     def __init__(
         self,
         source: Callable[[], Sequence[Exchange]] = tuple,
-        *,
-        dropped: Callable[[Exchange], bool] | None = None,
     ) -> None:
         super().__init__(classes="pane", id="log")
         self.border_title = "Log"
         self._source = source
-        self._dropped = dropped
 
     def compose(self):
-        yield ExchangeList(self._source, dropped=self._dropped, id="log-table")
+        yield ExchangeList(self._source, id="log-table")
 
     @property
     def exchange_list(self) -> ExchangeList:

@@ -9,7 +9,7 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 ICONS = {"playing": "▶", "buffering": "⏳", "paused": "⏸", "stopped": "■", "silent": "🔇"}
 
 
-def waveform(peaks: list[float], position: float | None = None) -> str:
+def waveform(peaks: list[float]) -> str:
     """Peaks (0..1) as block characters."""
     return "".join(BLOCKS[min(len(BLOCKS) - 1, round(p * (len(BLOCKS) - 1)))] for p in peaks)
 

@@ -16,9 +16,8 @@ from textual.widgets import Button, Static, TabbedContent, TabPane
 from tts_tui.core.exchange import Exchange, human_bytes
 from tts_tui.core.export import to_curl
 from tts_tui.core.masking import mask_headers, mask_text
+from tts_tui.ui.exchange_list import DROPPED_NOTE
 
-
-DROPPED = "audio dropped to save memory"
 
 # (label, the Exchange attribute at which the phase ends, block, colour)
 PHASES = (
@@ -81,10 +80,10 @@ class Timeline(Widget):
         return timeline_text(self.exchange, (self.content_size.width or 62) - 2)
 
 
-def pretty_body(body: bytes, content_type: str, *, secrets: list[str], audio: bool, size: int = 0, dropped: bool = False) -> str:
+def pretty_body(body: bytes, *, secrets: list[str], audio: bool, size: int = 0, dropped: bool = False) -> str:
     """JSON pretty-printed, text as text, audio summarised."""
     if dropped:
-        return f"(audio, {size:,} bytes: {DROPPED}; only the newest exchanges keep theirs)"
+        return f"(audio, {size:,} bytes: {DROPPED_NOTE}; only the newest exchanges keep theirs)"
     if not body:
         return "(empty)"
     if audio:
@@ -116,10 +115,9 @@ class ExchangeScreen(ModalScreen[None]):
         Binding("c", "copy_curl", "Copy as curl", id="copy_curl"),
     ]
 
-    def __init__(self, exchange: Exchange, *, audio_dropped: bool = False) -> None:
+    def __init__(self, exchange: Exchange) -> None:
         super().__init__()
         self.exchange = exchange
-        self.audio_dropped = audio_dropped
 
     def compose(self) -> ComposeResult:
         ex = self.exchange
@@ -134,15 +132,15 @@ class ExchangeScreen(ModalScreen[None]):
                 with TabPane("Request"):
                     with VerticalScroll():
                         yield Static(f"{req.method} {req.masked_url()}\n\n{headers_text(req.headers)}", markup=False)
-                        yield Static(pretty_body(req.body or b"", "", secrets=req.secrets, audio=False), markup=False, id="request-body")
+                        yield Static(pretty_body(req.body or b"", secrets=req.secrets, audio=False), markup=False, id="request-body")
                 with TabPane("Response"):
                     with VerticalScroll():
                         status = "no answer" if ex.status is None else f"HTTP {ex.status}"
                         yield Static(f"{status}\n\n{headers_text(ex.response_headers)}", markup=False)
                         yield Static(
                             pretty_body(
-                                ex.body, ex.content_type, secrets=req.secrets, audio=audio,
-                                size=ex.bytes, dropped=self.audio_dropped,
+                                ex.body, secrets=req.secrets, audio=audio,
+                                size=ex.bytes, dropped=ex.body_dropped,
                             ),
                             markup=False,
                             id="response-body",
@@ -164,8 +162,8 @@ class ExchangeScreen(ModalScreen[None]):
             if key == "bytes":
                 value = f"{value:,} ({human_bytes(value)})"
             lines.append(f"{key:<13} {'' if value is None else value}")
-        if self.audio_dropped:
-            lines.append(f"body          {DROPPED}")
+        if self.exchange.body_dropped:
+            lines.append(f"body          {DROPPED_NOTE}")
         return "\n".join(lines)
 
     @on(Button.Pressed, "#copy")
