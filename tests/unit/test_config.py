@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from tts_tui.core import config
-from tts_tui.core.config_writer import DELETE, add_service, apply_changes, remove_service
+from tts_tui.core.config_writer import DELETE, apply_changes
 from tts_tui.core.errors import ConfigError
 
 USER_FILE = """\
@@ -164,9 +164,9 @@ def test_new_nested_keys_and_multiline_bodies(write_config):
 
 def test_add_and_remove_services(write_config):
     path = write_config(USER_FILE)
-    add_service(path, {"name": "new", "type": "openai", "url": "http://127.0.0.1:9/v1", "extra": {"a": 1}})
+    apply_changes(path, [(("services", "new"), {"type": "openai", "url": "http://127.0.0.1:9/v1", "extra": {"a": 1}})])
     assert [s.name for s in config.load(path).services] == ["kokoro", "xtts", "new"]
-    remove_service(path, "xtts")
+    apply_changes(path, [(("services", "xtts"), DELETE)])
     assert [s.name for s in config.load(path).services] == ["kokoro", "new"]
     assert path.read_text().startswith("# my TTS setup")
 

@@ -51,40 +51,6 @@ def edit_text(text: str, changes: Iterable[Change]) -> str:
     return tomlkit.dumps(doc)
 
 
-def add_service(path: Path, table: dict[str, Any]) -> str:
-    """Append a [[services]] block built from `table`; return the text written."""
-    import tomlkit
-
-    text = _read_parsable(path)
-    doc = tomlkit.parse(text)
-    services = doc.get("services")
-    if services is None:
-        services = tomlkit.aot()
-        doc.append("services", services)
-    services.append(_to_tomlkit(table))
-    new_text = tomlkit.dumps(doc)
-    atomic_write(path, new_text)
-    return new_text
-
-
-def remove_service(path: Path, name: str) -> str:
-    """Remove the [[services]] block named `name`; return the text written."""
-    import tomlkit
-
-    text = _read_parsable(path)
-    doc = tomlkit.parse(text)
-    services = doc.get("services") or []
-    for i, table in enumerate(services):
-        if table.get("name") == name:
-            del services[i]
-            break
-    else:
-        raise ConfigError(f"no service named {name!r} in {path}")
-    new_text = tomlkit.dumps(doc)
-    atomic_write(path, new_text)
-    return new_text
-
-
 def atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically, keeping its mode (0600 for literal secrets)."""
     from tts_tui.core.config import has_literal_secret
