@@ -559,3 +559,320 @@ def _chunk(data: bytes) -> bytes:
 
 def _respond(sock: socket.socket, status: int, ctype: str, body: bytes) -> None:
     sock.sendall(_head(status, ctype, length=len(body)) + body)
+
+
+# ---- wire quirks of real TTS servers (issue 7, "trust the wire") ------------------
+#
+# Answers shaped after what real servers put on the wire: the exact Content-Type
+# (parameters included), chunked or Content-Length framing, header spelling, and
+# bodies made the way those servers make them (compressed audio encoded to a
+# pipe, as ffmpeg does for openedai-speech and Kokoro-FastAPI). Routes are
+# attached to FaultServer below, so any FaultServer serves them:
+#
+#   /wire/pcm?seconds=&rate=&channels=&endian=le|be&type=
+#                          raw s16 PCM labelled `type` (default "audio/pcm;rate=RATE");
+#                          stereo is 440 Hz left, 660 Hz right
+#   /wire/sse?shape=openai|events|speaches|voxtral&seconds=&count=
+#                          always SSE, whatever the request asked for:
+#                          openai   `data:` lines only, usage in speech.audio.done, re-chunked
+#                                   into 1000-byte HTTP chunks that cut events (as a proxy does)
+#                          events   `event:` and `data:` lines (OpenAI SDK mocks)
+#                          speaches text/event-stream; charset=utf-8, token_usage in done
+#                          voxtral  `event:` lines, {"audio_data": ...} holding mp3 (Mistral)
+#   /wire/ndjson?seconds=&type=   Kokoro-FastAPI captioned speech lines
+#                          {"audio", "audio_format", "timestamps"}, application/x-ndjson by
+#                          default (Kokoro itself says application/json)
+#   /wire/piped?codec=flac|opus|vorbis|mp3|aac|wav&seconds=&rate=&type=
+#                          audio encoded to a non-seekable writer: FLAC total-samples 0,
+#                          MP3 with no Xing header, Ogg granules as written live, ADTS AAC,
+#                          WAV with 0xFFFFFFFF sizes and a LIST chunk; vorbis is stereo
+#                          (FFmpeg's encoder has no mono)
+#   /wire/paced-mp3?seconds=&interval_ms=   mp3 sent at real time, a slice every interval
+#   /wire/wav-as-pcm?seconds=&rate=         a WAV labelled audio/pcm
+#   /openedai/audio/speech  openedai-speech (piper, tts-1): response_format picks the codec,
+#                          pcm is "audio/pcm;rate=22050", chunks cut at 0x0A bytes (Starlette
+#                          iterating ffmpeg's stdout by lines), uvicorn's lowercase headers
+#   /speaches/audio/speech  speaches: stream_format "sse" in the body gives SSE, else audio
+#   /piper/synthesize      piper1-gpl's Flask server: a WAV labelled text/html; charset=utf-8
+#
+# The OpenAI-style routes speak a tone lasting `input` seconds when the input is a
+# number (else 1 s), so a test chooses the duration through the text it says.
+
+TONE_HZ = 440.0        # the mono tone, and the left channel of stereo
+TONE_RIGHT_HZ = 660.0  # the right channel of stereo
+
+
+def tone(seconds: float, rate: int, channels: int = 1):
+    """int16 frames of shape (n, channels): TONE_HZ at half scale, TONE_RIGHT_HZ on the right."""
+    import numpy as np
+
+    n = max(0, int(round(seconds * rate)))
+    t = np.arange(n) / rate
+    cols = [np.sin(2 * np.pi * (TONE_HZ if c == 0 else TONE_RIGHT_HZ) * t) for c in range(channels)]
+    return (np.stack(cols, axis=1) * 16000).astype(np.int16)
+
+
+class _PipeWriter:
+    """A write-only file object: PyAV sees no seek/tell, so muxers write what a pipe gets."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes) -> int:
+        self.data += bytes(b)
+        return len(b)
+
+
+# codec -> (container, encoder, encoder options, channels the encoder needs or None)
+_PIPED = {
+    "flac": ("flac", "flac", {}, None),
+    "opus": ("ogg", "libopus", {}, None),
+    "vorbis": ("ogg", "vorbis", {"strict": "-2"}, 2),
+    "mp3": ("mp3", "libmp3lame", {}, None),
+    "aac": ("adts", "aac", {}, None),
+    "wav": ("wav", "pcm_s16le", {}, None),
+}
+
+# the Content-Type openedai-speech sends for each response_format
+_OPENEDAI_TYPES = {
+    "mp3": "audio/mpeg", "opus": "audio/ogg;codec=opus", "aac": "audio/aac",
+    "flac": "audio/x-flac", "wav": "audio/wav", "vorbis": "audio/ogg",
+}
+
+
+def encode_piped(codec: str, seconds: float, rate: int = 24000, *, channels: int = 1,
+                 bit_rate: int | None = None) -> bytes:
+    """The tone encoded as `codec` by FFmpeg (PyAV) into a pipe: exactly the bytes
+    `ffmpeg ... -f FORMAT -` writes, with every length field left unknown."""
+    import av
+
+    container, encoder, options, needs = _PIPED[codec]
+    channels = needs or channels
+    layout = "mono" if channels == 1 else "stereo"
+    samples = tone(seconds, rate, channels)
+    pipe = _PipeWriter()
+    with av.open(pipe, "w", format=container) as out:
+        stream = out.add_stream(encoder, rate=rate, layout=layout, options=dict(options))
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout=layout)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return bytes(pipe.data)
+
+
+def flac_total_samples(data: bytes) -> int:
+    """STREAMINFO's 36-bit total-samples field of a FLAC file (0 = unknown)."""
+    info = data[8:42]  # after "fLaC" and the 4-byte metadata block header
+    return ((info[13] & 0x0F) << 32) | int.from_bytes(info[14:18], "big")
+
+
+def _speech_seconds(req: RecordedRequest) -> tuple[dict[str, Any], float]:
+    """The JSON body of an OpenAI speech request, and the tone length its input asks for."""
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError:
+        body = {}
+    try:
+        seconds = float(str(body.get("input", "")).strip())
+    except ValueError:
+        seconds = 1.0
+    return body, min(max(seconds, 0.05), 30.0)
+
+
+def _raw_head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """A status line and exactly these headers, spelled and ordered as given."""
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _uvicorn_headers(ctype: str, extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """What uvicorn sends before a Starlette StreamingResponse: lowercase names, chunked."""
+    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    return [("date", date), ("server", "uvicorn"), *(extra or []),
+            ("content-type", ctype), ("transfer-encoding", "chunked")]
+
+
+def _pipe_lines(data: bytes) -> list[bytes]:
+    """`data` cut after every 0x0A byte, as iterating a binary pipe (readline) cuts it."""
+    out, start = [], 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        out.append(data[start:end])
+        start = end
+    return out
+
+
+def _sse_event(payload: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def _pieces(data: bytes, count: int) -> list[bytes]:
+    size = max(1, -(-len(data) // max(1, count)))
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def _wire_route(fn):
+    """Attach `fn` to FaultServer as the route its name spells (`_r_wire__pcm` = /wire/pcm)."""
+    setattr(FaultServer, fn.__name__, fn)
+    return fn
+
+
+@_wire_route
+def _r_wire__pcm(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    rate = int(req.query.get("rate", 24000))
+    channels = int(req.query.get("channels", 1))
+    frames = tone(float(req.query.get("seconds", 1.0)), rate, channels)
+    pcm = frames.astype(">i2" if req.query.get("endian") == "be" else "<i2").tobytes()
+    _respond(sock, 200, req.query.get("type", f"audio/pcm;rate={rate}"), pcm)
+
+
+@_wire_route
+def _r_wire__wav_as_pcm(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    wav = make_wav(float(req.query.get("seconds", 1.0)), int(req.query.get("rate", 22050)))
+    _respond(sock, 200, "audio/pcm", wav)
+
+
+def _send_sse(self: FaultServer, sock: socket.socket, shape: str, seconds: float, count: int) -> None:
+    """The tone as SSE in one of the shapes real servers send (see the table above)."""
+    if shape == "voxtral":
+        audio = encode_piped("mp3", seconds, 24000)
+        deltas = [_sse_event({"audio_data": base64.b64encode(p).decode()}, "speech.audio.delta")
+                  for p in _pieces(audio, count)]
+        done = _sse_event({"usage": {"prompt_tokens": 4, "completion_tokens": count,
+                                     "total_tokens": 4 + count}}, "speech.audio.done")
+        ctype = "text/event-stream"
+    else:
+        pcm = tone(seconds, 24000).astype("<i2").tobytes()
+        named = "speech.audio.delta" if shape == "events" else None
+        deltas = [_sse_event({"type": "speech.audio.delta", "audio": base64.b64encode(p).decode()}, named)
+                  for p in _pieces(pcm, count)]
+        if shape == "speaches":
+            done = _sse_event({"type": "speech.audio.done",
+                               "token_usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}})
+        else:
+            done = _sse_event({"type": "speech.audio.done",
+                               "usage": {"input_tokens": 4, "output_tokens": count, "total_tokens": 4 + count}},
+                              "speech.audio.done" if named else None)
+        ctype = "text/event-stream" if shape == "events" else "text/event-stream; charset=utf-8"
+    sock.sendall(_raw_head(200, [("Content-Type", ctype), ("Cache-Control", "no-cache"),
+                                 ("Transfer-Encoding", "chunked")]))
+    if shape == "openai":
+        # a proxy in front re-chunks the stream: HTTP chunks cut events anywhere
+        chunks = _pieces(b"".join(deltas) + done, -(-len(b"".join(deltas) + done) // 1000))
+    else:
+        chunks = [*deltas, done]
+    for piece in chunks:
+        sock.sendall(_chunk(piece))
+    sock.sendall(b"0\r\n\r\n")
+
+
+@_wire_route
+def _r_wire__sse(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    _send_sse(self, sock, req.query.get("shape", "openai"), float(req.query.get("seconds", 1.0)),
+              int(req.query.get("count", 8)))
+
+
+def _send_captioned(sock: socket.socket, seconds: float, ctype: str, count: int = 6) -> None:
+    """Kokoro-FastAPI's /dev/captioned_speech stream: one compact JSON object a line."""
+    pcm = tone(seconds, 24000).astype("<i2").tobytes()
+    pieces = _pieces(pcm, count)
+    sock.sendall(_raw_head(200, _uvicorn_headers(ctype, [
+        ("content-disposition", "attachment; filename=speech.pcm"),
+        ("x-accel-buffering", "no"), ("cache-control", "no-cache")])))
+    step = seconds / len(pieces)
+    for i, piece in enumerate(pieces):
+        line = {"audio": base64.b64encode(piece).decode(), "audio_format": "audio/pcm",
+                "timestamps": [{"word": f"w{i}", "start_time": round(i * step, 3),
+                                "end_time": round((i + 1) * step, 3)}]}
+        sock.sendall(_chunk(json.dumps(line, separators=(",", ":")).encode() + b"\n"))
+    sock.sendall(b"0\r\n\r\n")
+
+
+@_wire_route
+def _r_wire__ndjson(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    _send_captioned(sock, float(req.query.get("seconds", 1.0)), req.query.get("type", "application/x-ndjson"))
+
+
+@_wire_route
+def _r_wire__piped(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    codec = req.query.get("codec", "flac")
+    data = encode_piped(codec, float(req.query.get("seconds", 1.0)), int(req.query.get("rate", 24000)))
+    sock.sendall(_raw_head(200, _uvicorn_headers(req.query.get("type", _OPENEDAI_TYPES[codec]))))
+    for line in _pipe_lines(data):
+        sock.sendall(_chunk(line))
+    sock.sendall(b"0\r\n\r\n")
+
+
+@_wire_route
+def _r_wire__paced_mp3(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    """`seconds` of 64 kbit/s mp3 sent at real time: by time t, t/seconds of the bytes."""
+    seconds = float(req.query.get("seconds", 3.0))
+    interval = int(req.query.get("interval_ms", 20)) / 1000
+    data = encode_piped("mp3", seconds, 24000, bit_rate=64000)
+    sock.sendall(_raw_head(200, _uvicorn_headers("audio/mpeg")))
+    start, sent = time.monotonic(), 0
+    while sent < len(data):
+        self._sleep(max(0.0, start + (sent / len(data)) * seconds + interval - time.monotonic()))
+        elapsed = time.monotonic() - start
+        end = min(len(data), max(sent + 1, int(len(data) * elapsed / seconds)))
+        sock.sendall(_chunk(data[sent:end]))
+        sent = end
+    sock.sendall(b"0\r\n\r\n")
+
+
+@_wire_route
+def _r_openedai__audio__speech(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    """openedai-speech with model tts-1: piper's 22050 Hz s16le piped through ffmpeg."""
+    body, seconds = _speech_seconds(req)
+    fmt = str(body.get("response_format", "mp3")).lower()
+    if fmt == "pcm":
+        ctype, data = "audio/pcm;rate=22050", tone(seconds, 22050).astype("<i2").tobytes()
+    elif fmt in ("mp3", "opus", "aac", "flac", "wav"):
+        ctype, data = _OPENEDAI_TYPES[fmt], encode_piped(fmt, seconds, 22050 if fmt != "opus" else 24000,
+                                                         bit_rate=64000 if fmt in ("mp3", "aac") else None)
+    else:
+        err = {"error": {"message": f"Invalid response_format: '{fmt}'", "code": 400,
+                         "type": "BadRequestError", "param": "response_format"}}
+        _respond(sock, 400, "application/json", json.dumps(err).encode())
+        return
+    sock.sendall(_raw_head(200, _uvicorn_headers(ctype)))
+    for line in _pipe_lines(data):
+        sock.sendall(_chunk(line))
+    sock.sendall(b"0\r\n\r\n")
+
+
+@_wire_route
+def _r_speaches__audio__speech(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    """speaches: `stream_format: "sse"` gives SSE of base64 24 kHz PCM, else the format asked."""
+    body, seconds = _speech_seconds(req)
+    if body.get("stream_format") == "sse":
+        _send_sse(self, sock, "speaches", seconds, max(1, int(seconds * 4)))
+        return
+    fmt = str(body.get("response_format", "mp3")).lower()
+    if fmt == "pcm":
+        data = tone(seconds, 24000).astype("<i2").tobytes()
+    else:
+        data = encode_piped(fmt if fmt in _PIPED else "mp3", seconds, 24000)
+    ctype = {"pcm": "audio/pcm", "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac",
+             "opus": "audio/opus", "aac": "audio/aac"}.get(fmt, "audio/mpeg")
+    sock.sendall(_raw_head(200, _uvicorn_headers(ctype)))
+    for piece in _pieces(data, 8):
+        sock.sendall(_chunk(piece))
+    sock.sendall(b"0\r\n\r\n")
+
+
+@_wire_route
+def _r_piper__synthesize(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> bool:
+    """piper1-gpl's http_server: Flask returns the WAV bytes, so Werkzeug labels them HTML."""
+    wav = make_wav(float(req.query.get("seconds", 1.0)), 22050)
+    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    sock.sendall(_raw_head(200, [("Server", "Werkzeug/3.1.3 Python/3.12.3"), ("Date", date),
+                                 ("Content-Type", "text/html; charset=utf-8"),
+                                 ("Content-Length", str(len(wav))), ("Connection", "close")]) + wav)
+    return False

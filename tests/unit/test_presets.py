@@ -118,9 +118,36 @@ def test_voice_lists_use_absolute_urls(name: str) -> None:
 def test_preset_says_what_it_is_and_where_it_was_checked(name: str) -> None:
     preset = PRESETS[name]
     assert preset.summary and "\n" not in preset.summary
-    assert preset.source
-    assert preset.block.lstrip().startswith("#"), "a block opens with a comment that helps"
+    assert preset.source and preset.checked
     assert preset.block.endswith("\n")
+    # The comment a user pastes names the repository, files and version read,
+    # with a commit date, so they can tell when the server may have moved on.
+    comment = " ".join(
+        line[1:].strip() for line in preset.block.splitlines() if line.startswith("#")
+    )
+    assert comment.startswith(f"Checked against {preset.source}, {preset.checked}.")
+    if name != "generic-http":  # checked against tts-tui's own server, this version
+        assert re.match(r"[\w.-]+/[\w.-]+ ", preset.source), "source names owner/repository first"
+        assert re.search(r"\b[0-9a-f]{7}\b \(20\d\d-\d\d-\d\d", preset.checked), "a commit and its date"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_formats_are_what_the_server_answers_and_the_block_says_so(name: str) -> None:
+    preset = PRESETS[name]
+    table = preset_service_table(name)
+    assert preset.formats and set(preset.formats) <= set(FORMATS)
+    assert len(set(preset.formats)) == len(preset.formats)
+    assert preset.formats[0] == table.get("format", "wav"), "the block's format comes first"
+    templates = " ".join([table["url"], table.get("body", ""), *table.get("query", {}).values()])
+    if table["type"] == "http" and not re.search(r"\{\{\s*format\s*\}\}", templates):
+        # the request never says which format: the server answers one
+        assert len(preset.formats) == 1
+    if len(preset.formats) > 1:
+        # the comment on the format line offers exactly those formats
+        line = next(l for l in preset.block.splitlines() if l.startswith("format ="))
+        offered = re.search(r"[a-z0-9]+(?:\s*\|\s*[a-z0-9]+)+", line.partition("#")[2])
+        assert offered, line
+        assert re.split(r"\s*\|\s*", offered[0]) == list(preset.formats), line
 
 
 def test_get_preset_ignores_case_and_spaces() -> None:
