@@ -184,3 +184,170 @@ def test_service_table_is_a_fresh_copy() -> None:
     again = preset_service_table("piper")
     assert again["params"]["length_scale"] == 1.0
     assert again["voice"] == "en_US-lessac-medium"
+
+
+# --- end to end: each preset against a replica of its server's routes -------------------
+#
+# tests/preset_servers.py answers like each server's route code (method, path,
+# body parsing and its failures, Content-Type of the audio), with a tone lasting
+# WORD_S per word of the text. `tts-tui --config FILE say ... -o out.wav` then
+# shows what a user would see: audio of the right length on disk, or one error line.
+
+import soundfile  # noqa: E402
+
+from tests import preset_servers  # noqa: E402
+
+ORIGIN = re.compile(r"http://127\.0\.0\.1:\d+")
+SAID = "one two three four five six"  # six words: 0.6 s from every replica
+
+
+def preset_config(tmp_path, name: str, server, *, replace: dict[str, str] | None = None):
+    """The preset's block, as printed, pointed at `server` instead of its default port."""
+    block = ORIGIN.sub(server.base, PRESETS[name].block)
+    for old, new in (replace or {}).items():
+        assert old in block
+        block = block.replace(old, new)
+    path = tmp_path / "config.toml"
+    path.write_text(block, encoding="utf-8")
+    return path
+
+
+def seconds(path) -> float:
+    info = soundfile.info(str(path))
+    return info.frames / info.samplerate
+
+
+REPLICAS = {
+    "piper": preset_servers.PiperServer,
+    "piper-legacy": preset_servers.LegacyPiperServer,
+    "xtts-api-server": preset_servers.XttsApiServer,
+    "chatterbox-native": preset_servers.ChatterboxServer,
+    "alltalk-stream": preset_servers.AllTalkServer,
+    "opentts": preset_servers.OpenTtsServer,
+}
+
+
+@pytest.mark.parametrize("name", list(REPLICAS))
+def test_preset_speaks_to_a_replica_of_its_server(name: str, cli, tmp_path) -> None:
+    with REPLICAS[name]() as server:
+        config = preset_config(tmp_path, name, server)
+        out = cli("--config", str(config), "say", SAID, "--no-play", "-o", "out.wav")
+        assert out.returncode == 0, out.stderr
+        assert seconds(tmp_path / "out.wav") == pytest.approx(6 * preset_servers.WORD_S, abs=0.01)
+        assert len(server.requests) == 1
+        if "voices" in preset_service_table(name):
+            listed = cli("--config", str(config), "voices", "--json")
+            assert listed.returncode == 0, listed.stderr
+            ids = [v["id"] for v in json.loads(listed.stdout)["voices"]]
+            assert preset_service_table(name)["voice"] in ids, ids
+
+
+def test_piper_sends_json_to_synthesize_and_its_length_scale_as_a_number(cli, tmp_path) -> None:
+    with preset_servers.PiperServer() as server:
+        config = preset_config(tmp_path, "piper", server, replace={"length_scale = 1.0": "length_scale = 2.0"})
+        out = cli("--config", str(config), "say", 'Say "hi"\nnow', "--no-play", "-o", "out.wav")
+        assert out.returncode == 0, out.stderr
+        (request,) = server.requests
+    assert (request.method, request.path) == ("POST", "/synthesize")
+    assert request.header("content-type") == "application/json"
+    assert json.loads(request.body) == {"text": 'Say "hi"\nnow', "voice": "en_US-lessac-medium", "length_scale": 2.0}
+    # three words at length_scale 2: the server read the number
+    assert seconds(tmp_path / "out.wav") == pytest.approx(3 * preset_servers.WORD_S * 2, abs=0.01)
+
+
+def test_the_piper_replica_refuses_what_piper_refuses() -> None:
+    # What the presets are checked against must fail where piper fails, or the
+    # tests above could not catch a drift: a form-encoded body (curl's default)
+    # and the old POST / both fail, JSON works.
+    import httpx
+
+    with preset_servers.PiperServer() as server:
+        form = httpx.post(server.url("/synthesize"), data={"text": "hello there"})
+        as_json = httpx.post(server.url("/synthesize"), json={"text": "hello there"})
+        old_root = httpx.post(server.url("/"), json={"text": "hello there"})
+    assert form.status_code == 500 and "Internal Server Error" in form.text
+    assert as_json.status_code == 200 and as_json.content[:4] == b"RIFF"
+    assert as_json.headers["content-type"] == "text/html; charset=utf-8"  # as Flask labels it
+    assert old_root.status_code == 405
+
+
+def test_piper_legacy_posts_the_text_itself(cli, tmp_path) -> None:
+    with preset_servers.LegacyPiperServer() as server:
+        config = preset_config(tmp_path, "piper-legacy", server)
+        out = cli("--config", str(config), "say", "Grüße, {friend}!", "--no-play", "-o", "out.wav")
+        assert out.returncode == 0, out.stderr
+        (request,) = server.requests
+    assert (request.method, request.path) == ("POST", "/")
+    assert request.header("content-type") == "text/plain; charset=utf-8"
+    assert request.body == "Grüße, {friend}!".encode()
+    assert seconds(tmp_path / "out.wav") == pytest.approx(2 * preset_servers.WORD_S, abs=0.01)
+
+
+def test_the_wrong_piper_preset_fails_in_one_line(cli, tmp_path) -> None:
+    # piper-legacy against piper >= 1.5: POST / is the web page's URL, 405.
+    with preset_servers.PiperServer() as server:
+        config = preset_config(tmp_path, "piper-legacy", server)
+        out = cli("--config", str(config), "say", SAID, "--no-play", "-o", "out.wav")
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: HTTP 405"), out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize("fmt", PRESETS["chatterbox-native"].formats)
+def test_chatterbox_native_asks_for_the_format_the_block_names(fmt: str, cli, tmp_path) -> None:
+    with preset_servers.ChatterboxServer() as server:
+        config = preset_config(tmp_path, "chatterbox-native", server, replace={'format = "wav"': f'format = "{fmt}"'})
+        cli("--config", str(config), "say", SAID, "--no-play")
+        (request,) = server.requests
+    body = json.loads(request.body)
+    assert body["output_format"] == fmt
+    assert body["predefined_voice_id"] == "Emily.wav" and body["speed_factor"] == 1.0
+
+
+SPEECH = preset_servers.SPEECH_ROUTES
+EDGE_ENV = {"OPENAI_EDGE_TTS_API_KEY": "edge-secret"}  # the key the openai-edge-tts replica wants
+
+
+@pytest.mark.parametrize("name", list(SPEECH))
+def test_openai_compatible_preset_speaks_to_a_replica_of_its_server(name: str, cli, tmp_path) -> None:
+    route = SPEECH[name]
+    with preset_servers.OpenAISpeechServer(route) as server:
+        config = preset_config(tmp_path, name, server)
+        out = cli("--config", str(config), "say", SAID, "--no-play", "-o", "out", env=EDGE_ENV)
+        assert out.returncode == 0, out.stderr
+        (saved,) = tmp_path.glob("out*")
+        # mp3 frames pad the end a little; wav is exact
+        assert seconds(saved) == pytest.approx(6 * preset_servers.WORD_S, abs=0.01 if route.formats[0] == "wav" else 0.08)
+        body = json.loads(server.requests[0].body)
+        assert body["response_format"] == PRESETS[name].formats[0]
+        listed = cli("--config", str(config), "voices", "--json", env=EDGE_ENV)
+    if route.voices_doc is None:
+        assert listed.returncode == 0 and json.loads(listed.stdout)["voices"] == [], listed.stdout
+    else:
+        assert listed.returncode == 0, listed.stderr
+        ids = [v["id"] for v in json.loads(listed.stdout)["voices"]]
+        assert ids and (preset_service_table(name)["voice"] in ids or name == "openai-edge-tts"), ids
+
+
+@pytest.mark.parametrize("name", list(SPEECH))
+def test_a_preset_offers_exactly_the_formats_its_server_answers(name: str) -> None:
+    # Every format tts-tui knows, sent the way the preset's service sends it: the
+    # ones the preset offers come back in that format, the others do not.
+    import httpx
+
+    from tts_tui.core.services import service_type
+
+    route = SPEECH[name]
+    answered = []
+    with preset_servers.OpenAISpeechServer(route) as server, httpx.Client(timeout=10) as client:
+        block = ORIGIN.sub(server.base, PRESETS[name].block).replace("$OPENAI_EDGE_TTS_API_KEY", "edge-secret")
+        service = config.parse(block).services[0]
+        for fmt in FORMATS:
+            service.format = fmt
+            prepared = service_type(service).speech_request(service, SAID)
+            reply = client.request(prepared.method, prepared.url, headers=prepared.headers, content=prepared.body)
+            expected = route.sample_types.get(fmt, preset_servers._TYPES[fmt])
+            if reply.status_code == 200 and reply.headers["content-type"] == expected:
+                answered.append(fmt)
+    assert sorted(answered) == sorted(PRESETS[name].formats)
