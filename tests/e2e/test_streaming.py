@@ -156,17 +156,20 @@ def test_an_underrun_ramps_down_and_back_up_without_a_click() -> None:
 
 
 @pytest.mark.playback
-async def test_mp3_plays_only_once_complete(server, player, client) -> None:
-    svc = service(server, "mp3", seconds=1.0, count=6, interval_ms=100)
+async def test_mp3_plays_while_it_downloads(server, player, client) -> None:
+    # mp3 is OpenAI's default format: it must stream like WAV does
+    svc = service(server, "mp3", seconds=1.2, count=6, interval_ms=100)
     log = StateLog(player)
     result = await speak(svc, "hello", client=client, play=player)
+    download_end = time.perf_counter()
     log.stop()
+    ex = result.exchange
     assert result.ok, result.error
-    assert not result.streamed and result.audio.format == "mp3"
-    assert set(log.runs()) == {"stopped"}  # nothing played during the download
-    assert result.exchange.ttfa_ms >= result.exchange.total_ms  # decoded at the end
-    player.play(result.audio)  # what the workbench and `say` do next
-    assert player.state == "playing"
+    assert result.streamed and result.audio.format == "mp3"
+    assert not ex.first_audio_after_body
+    assert ex.ttfa_ms < ex.total_ms - 250  # the first samples went out while the answer still came
+    assert log.first("playing") < download_end - 0.2
+    assert result.audio.duration == pytest.approx(1.2, abs=0.08)  # mp3 pads by a frame at most
 
 
 async def test_a_silent_player_takes_ttfa_at_the_first_decoded_samples(server, client) -> None:

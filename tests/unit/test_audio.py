@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from tts_tui.core.audio import Audio, StreamDecoder, decode, peaks, save, sniff
-from tts_tui.core.sse import SseAudioParser
+from tts_tui.core.answer.decoders import AudioStream
+from tts_tui.core.answer.layout import SampleLayout
+from tts_tui.core.answer.sse import SseAudioParser
+from tts_tui.core.audio import Audio, decode, peaks, save, sniff
 from tts_tui.core.errors import AudioError
 from tts_tui.core.model import PcmSpec
 
@@ -113,7 +115,7 @@ def test_wav_cut_inside_its_header_is_a_clear_error() -> None:
                          [("FLAC", "PCM_16", RATE), ("OGG", "VORBIS", RATE), ("OGG", "OPUS", 48000), ("MP3", None, RATE)])
 def test_compressed_formats_decode(fmt: str, subtype: str | None, rate: int) -> None:
     audio = decode(encode(tone(rate=rate), fmt, subtype, rate=rate))
-    assert audio.format == fmt.lower()
+    assert audio.format == ("opus" if subtype == "OPUS" else fmt.lower())
     assert audio.rate == rate
     assert audio.duration == pytest.approx(0.5, abs=0.06)
     assert np.abs(audio.samples).max() > 0.3  # it is the tone, not silence
@@ -140,13 +142,52 @@ def test_a_wav_answer_is_decoded_as_wav_even_when_pcm_was_expected() -> None:
     assert (audio.format, audio.rate) == ("wav", RATE)
 
 
-def test_aac_is_refused_with_the_formats_that_work() -> None:
-    adts = bytes([0xFF, 0xF1, 0x50, 0x80, 0x02, 0x1F, 0xFC]) + bytes(200)
-    with pytest.raises(AudioError) as caught:
-        decode(adts)
-    assert caught.value.message == "AAC cannot be decoded here"
-    for name in ("wav", "pcm", "flac", "mp3", "opus"):
-        assert name in caught.value.hint
+def av_encode(samples: np.ndarray, fmt: str, codec: str, rate: int = RATE) -> bytes:
+    """Encode with FFmpeg into a pipe (no seeking back), as a streaming server does."""
+    import av
+
+    class Pipe(io.RawIOBase):
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:  # type: ignore[override]
+            self.data += b
+            return len(b)
+
+    pipe = Pipe()
+    with av.open(pipe, "w", format=fmt) as box:
+        stream = box.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples.T.astype(np.float32).copy(), format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    return bytes(pipe.data)
+
+
+def test_adts_aac_decodes() -> None:
+    audio = decode(av_encode(tone(2.0), "adts", "aac"))
+    assert (audio.format, audio.rate) == ("aac", RATE)
+    assert audio.duration == pytest.approx(2.0, abs=0.1)
+    assert np.abs(audio.samples).max() > 0.3
+
+
+def test_flac_from_a_pipe_with_no_length_decodes() -> None:
+    data = av_encode(tone(2.0), "flac", "flac")
+    assert data[:4] == b"fLaC" and int.from_bytes(data[21:26], "big") & 0xFFFFFFFFF == 0  # total samples: 0
+    audio = decode(data)
+    assert (audio.format, audio.rate) == ("flac", RATE)
+    assert audio.duration == pytest.approx(2.0, abs=0.01)
+
+
+def test_garbage_after_a_magic_number_is_a_clear_error() -> None:
+    with pytest.raises(AudioError, match="MP3 answer"):
+        decode(b"ID3" + bytes(3000))
 
 
 @pytest.mark.parametrize(
@@ -165,11 +206,14 @@ def test_non_audio_answers_say_what_they_are(body: bytes, shown: str) -> None:
 
 # -- streaming ---------------------------------------------------------------
 
-def stream_all(data: bytes, pieces: list[bytes], **kwargs) -> tuple[np.ndarray, StreamDecoder]:
-    decoder = StreamDecoder(**kwargs)
-    frames = [f for f in (decoder.feed(p) for p in pieces) if f is not None]
-    assert b"".join(pieces) == data
-    return np.concatenate(frames), decoder
+def stream_all(data: bytes, pieces: list[bytes], pcm: SampleLayout | None = None) -> tuple[np.ndarray, AudioStream]:
+    stream = AudioStream(pcm)
+    frames = [f for f in (stream.feed(p) for p in pieces) if f is not None]
+    rest = stream.finish()
+    if rest is not None:
+        frames.append(rest)
+    assert b"".join(pieces) == data == bytes(stream.data)
+    return np.concatenate(frames), stream
 
 
 def random_split(data: bytes, seed: int) -> list[bytes]:
@@ -178,50 +222,89 @@ def random_split(data: bytes, seed: int) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
 
 
+PCM24K = SampleLayout("int", 2, 1, 24000)
+
+
 @pytest.mark.parametrize(
-    ("data", "kwargs"),
-    [(streamed_wav(tone(0.1)), {}),
-     (streamed_wav(tone(0.1), size=0, trailer=b""), {}),
-     (encode(tone(0.1, channels=2), "WAV", "PCM_24"), {}),
-     (encode(tone(0.1), "WAV", "FLOAT"), {}),
-     (streamed_wav(tone(0.1), size=1, trailer=b"LIST\x04\x00\x00\x00abcd"), {}),  # real size, then a chunk
-     (pcm16(tone(0.1, rate=24000)), {"expected_format": "pcm"}),
-     (pcm16(tone(0.1, rate=8000, channels=2)), {"pcm": PcmSpec(rate=8000, channels=2)})],
+    ("data", "pcm"),
+    [(streamed_wav(tone(0.1)), None),
+     (streamed_wav(tone(0.1), size=0, trailer=b""), None),
+     (encode(tone(0.1, channels=2), "WAV", "PCM_24"), None),
+     (encode(tone(0.1), "WAV", "FLOAT"), None),
+     (streamed_wav(tone(0.1), size=1, trailer=b"LIST\x04\x00\x00\x00abcd"), None),  # real size, then a chunk
+     (pcm16(tone(0.1, rate=24000)), PCM24K),
+     (pcm16(tone(0.1, rate=8000, channels=2)), SampleLayout("int", 2, 2, 8000))],
     ids=["wav-ffff", "wav-0", "wav24-stereo", "wav-float", "wav-trailing-chunk", "pcm", "pcm-stereo"],
 )
-def test_stream_decoder_yields_what_decode_gives_whatever_the_splits(data: bytes, kwargs: dict) -> None:
-    whole = decode(data, **kwargs)
-    one_by_one, decoder = stream_all(data, [data[i : i + 1] for i in range(len(data))], **kwargs)
+def test_streamed_frames_are_what_decode_gives_whatever_the_splits(data: bytes, pcm: SampleLayout | None) -> None:
+    spec = None if pcm is None else PcmSpec(pcm.rate, pcm.channels)
+    whole = decode(data, pcm=spec)
+    one_by_one, stream = stream_all(data, [data[i : i + 1] for i in range(len(data))], pcm)
     assert np.array_equal(one_by_one, whole.samples)
-    assert (decoder.format, decoder.rate, decoder.channels) == (whole.format, whole.rate, whole.channels)
+    assert (stream.format, stream.rate, stream.channels) == (whole.format, whole.rate, whole.channels)
     for seed in range(3):
-        split, _ = stream_all(data, random_split(data, seed), **kwargs)
+        split, _ = stream_all(data, random_split(data, seed), pcm)
         assert np.array_equal(split, whole.samples)
-    assert np.array_equal(decoder.finish().samples, whole.samples)
+    assert np.array_equal(stream.samples(), whole.samples)
 
 
-def test_stream_decoder_plays_wav_before_the_answer_ends() -> None:
+def test_wav_plays_before_the_answer_ends() -> None:
     data = streamed_wav(tone())
-    decoder = StreamDecoder()
-    assert decoder.feed(data[:20]) is None  # header not complete yet
-    first = decoder.feed(data[20:2000])
+    stream = AudioStream()
+    assert stream.feed(data[:20]) is None  # header not complete yet
+    first = stream.feed(data[20:2000])
     assert first is not None and len(first) > 800
-    assert decoder.rate == RATE and decoder.format == "wav"
+    assert stream.rate == RATE and stream.format == "wav"
 
 
-def test_stream_decoder_buffers_formats_it_cannot_stream() -> None:
-    data = encode(tone(), "FLAC")
-    decoder = StreamDecoder()
-    assert all(decoder.feed(data[i : i + 500]) is None for i in range(0, len(data), 500))
-    assert decoder.format == "flac" and decoder.streaming is False
-    assert decoder.finish().duration == pytest.approx(0.5)
+@pytest.mark.parametrize(("fmt", "codec", "ext"), [("mp3", "libmp3lame", "mp3"), ("ogg", "libopus", "opus"),
+                                                   ("OGG", "VORBIS", "ogg"), ("flac", "flac", "flac"),
+                                                   ("adts", "aac", "aac")])
+def test_compressed_answers_yield_frames_before_their_last_byte(fmt: str, codec: str, ext: str) -> None:
+    rate = 48000 if codec == "libopus" else RATE
+    # noise makes pages and frames of a realistic size (a pure tone packs seconds into one Ogg page)
+    speechlike = tone(6.0, rate=rate) + np.random.default_rng(1).normal(0, 0.05, (6 * rate, 1)).astype(np.float32)
+    if fmt.isupper():  # libsndfile's encoders
+        data = encode(speechlike, fmt, codec, rate=rate)
+    else:
+        data = av_encode(speechlike, fmt, codec, rate=rate)
+    stream = AudioStream()
+    fed = 0
+    for i in range(0, len(data), 512):
+        fed += 512
+        if stream.feed(data[i : i + 512]) is not None:
+            break
+    assert fed < len(data) * 0.6, f"no frame before {fed} of {len(data)} bytes"
+    stream.feed(data[fed:])
+    stream.finish()
+    assert stream.format == ext and stream.rate == rate and not stream.late
+    assert stream.frames / rate == pytest.approx(6.0, abs=0.1)
 
 
-def test_stream_decoder_finish_reports_non_audio() -> None:
-    decoder = StreamDecoder()
-    assert decoder.feed(b'{"error": "quota exceeded"}') is None
+def test_mp4_with_its_index_at_the_end_decodes_whole_and_says_so(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "end.m4a"
+    with av.open(str(path), "w", format="mp4") as box:  # a seekable file: the index goes last
+        stream = box.add_stream("aac", rate=RATE)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(tone(1.0).T.copy(), format="fltp", layout="mono")
+        frame.sample_rate = RATE
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            box.mux(packet)
+    data = path.read_bytes()
+    decoder = AudioStream()
+    assert all(decoder.feed(data[i : i + 700]) is None for i in range(0, len(data), 700))
+    decoder.finish()
+    assert decoder.late and decoder.format == "m4a"
+    assert decoder.frames / RATE == pytest.approx(1.0, abs=0.1)
+
+
+def test_finish_reports_non_audio() -> None:
+    stream = AudioStream()
+    assert stream.feed(b'{"error": "quota exceeded"}') is None
     with pytest.raises(AudioError, match="quota exceeded"):
-        decoder.finish()
+        stream.finish()
 
 
 # -- server-sent events ------------------------------------------------------

@@ -1,10 +1,8 @@
-"""Audio answers: sniff the format from the bytes, decode, stream, save.
+"""Decoded audio: the `Audio` value, decoding a whole answer, saving, peaks.
 
-The format is read from the bytes, never from Content-Type. WAV and raw PCM are
-parsed here (streamed WAV carries placeholder sizes and extra chunks that
-libsndfile may refuse); FLAC, Ogg (Vorbis/Opus) and MP3 go through soundfile.
-numpy and soundfile are imported at module import: keep this module off the
-first-paint path (import it in a worker).
+Decoding itself lives in `answer.decoders` (the bytes decide the format;
+answers are read while they arrive). numpy is imported at module import: keep
+this module off the first-paint path (import it in a worker).
 """
 
 from __future__ import annotations
@@ -21,12 +19,11 @@ import numpy as np
 from tts_tui.core.errors import AudioError
 from tts_tui.core.model import PcmSpec
 
-WORKING_FORMATS = "wav, pcm, flac, mp3, opus"
-_PLACEHOLDER_SIZES = (0, 0xFFFFFFFF)
 # Extensions save() knows, and the format whose bytes they hold.
-_EXT_FORMAT = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".opus": "ogg",
-               ".flac": "flac", ".pcm": "pcm", ".raw": "pcm"}
-_FORMAT_EXT = {"wav": ".wav", "mp3": ".mp3", "ogg": ".ogg", "flac": ".flac", "pcm": ".wav"}
+_EXT_FORMAT = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".opus": "opus",
+               ".flac": "flac", ".pcm": "pcm", ".raw": "pcm", ".aac": "aac", ".m4a": "m4a"}
+_FORMAT_EXT = {"wav": ".wav", "mp3": ".mp3", "ogg": ".ogg", "opus": ".opus", "flac": ".flac", "pcm": ".wav",
+               "aac": ".aac", "m4a": ".m4a"}
 
 
 @dataclass
@@ -53,36 +50,12 @@ class Audio:
 
 
 def sniff(data: bytes) -> str | None:
-    """The audio format the bytes start with, or None when they are not audio.
+    """The audio container the bytes start with, or None when they are not audio:
+    "wav", "mp3", "opus" (Ogg Opus), "ogg", "flac", "aac" (ADTS) or "m4a" (MP4). Text, JSON, HTML
+    and empty input give None."""
+    from tts_tui.core.answer.decoders import container
 
-    "wav", "mp3", "ogg", "flac" or "aac" (ADTS or an MP4 container, which cannot
-    be decoded here). Text, JSON, HTML and empty input give None.
-    """
-    return _sniff(data, strong_only=False)
-
-
-def _sniff(data: bytes, *, strong_only: bool) -> str | None:
-    head = bytes(data[:12])
-    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:4] == b"OggS":
-        return "ogg"
-    if head[:4] == b"fLaC":
-        return "flac"
-    if head[:3] == b"ID3":
-        return "mp3"
-    if head[4:8] == b"ftyp" or head[:4] == b"ADIF":
-        return "aac"
-    # A bare frame sync is weak evidence: raw PCM can start with the same bits.
-    if strong_only or len(head) < 3 or head[0] != 0xFF:
-        return None
-    b1, b2 = head[1], head[2]
-    if b1 & 0xF6 == 0xF0:  # 12-bit sync + layer 00: ADTS (0xFFF1 / 0xFFF9)
-        return "aac"
-    version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
-    if b1 & 0xE0 == 0xE0 and version != 1 and layer != 0 and b2 >> 4 != 15 and (b2 >> 2) & 3 != 3:
-        return "mp3"
-    return None
+    return container(data)
 
 
 def describe_non_audio(data: bytes) -> str:
@@ -104,214 +77,26 @@ def describe_non_audio(data: bytes) -> str:
     return f"{kind}: {excerpt}"
 
 
-def _not_audio(data: bytes) -> AudioError:
-    if not data:
-        return AudioError("the answer is empty (0 bytes)", hint="the server sent no audio; check its log")
-    return AudioError(
-        f"the answer is not audio but {describe_non_audio(data)}",
-        hint='check the URL and body; if the audio is inside JSON, set response = "json:PATH"',
-    )
-
-
 def decode(data: bytes, *, pcm: PcmSpec | None = None, expected_format: str | None = None) -> Audio:
     """Decode a whole answer. The bytes decide the format; raw PCM (s16le) is
     assumed only when `pcm` is given or `expected_format == "pcm"` (default
     24000 Hz mono) and the bytes carry no container magic.
 
-    Raises AudioError for AAC, non-audio (with an excerpt) and broken files. A
+    Raises AudioError for non-audio (with an excerpt) and broken files. A
     truncated WAV decodes the whole frames that are there.
     """
-    data = bytes(data)
-    pcm = _pcm_spec(pcm, expected_format)
-    fmt = _sniff(data, strong_only=pcm is not None)
-    if fmt is None and pcm is not None:
-        if not data:
-            raise AudioError("the answer is empty (0 bytes of PCM)", hint="check the service's text and voice")
-        layout = _Layout("int", 2, pcm.channels, pcm.rate)
-        return Audio(layout.convert(data[: len(data) // layout.block * layout.block]), pcm.rate, "pcm", data)
-    if fmt is None:
-        raise _not_audio(data)
-    if fmt == "aac":
-        raise AudioError("AAC cannot be decoded here", hint=f"set the service's format to one of: {WORKING_FORMATS}")
-    if fmt == "wav":
-        layout = _parse_wav(data, final=True)
-        if layout is not None and layout.kind != "other":
-            end = len(data) if layout.data_end is None else min(layout.data_end, len(data))
-            usable = (end - layout.data_start) // layout.block * layout.block
-            raw = data[layout.data_start : layout.data_start + usable]
-            return Audio(layout.convert(raw), layout.rate, "wav", data)
-    return _decode_with_soundfile(data, fmt)
+    from tts_tui.core.answer.decoders import AudioStream
+    from tts_tui.core.answer.layout import SampleLayout
 
-
-def _pcm_spec(pcm: PcmSpec | None, expected_format: str | None) -> PcmSpec | None:
-    if pcm is None and expected_format == "pcm":
-        return PcmSpec()
-    return pcm
-
-
-def _decode_with_soundfile(data: bytes, fmt: str) -> Audio:
-    import soundfile
-
-    try:
-        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile reports everything as RuntimeError subclasses
-        detail = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
-        raise AudioError(
-            f"cannot decode the {fmt.upper()} answer ({len(data)} bytes): {detail}",
-            hint="the file may be truncated or use an unsupported codec; save it to inspect",
-        ) from exc
-    return Audio(np.ascontiguousarray(samples, dtype=np.float32), int(rate), fmt, data)
-
-
-@dataclass
-class _Layout:
-    """How to turn raw sample bytes into float32 frames."""
-
-    kind: str  # "int" | "float" | "other" (libsndfile must decode it)
-    width: int  # bytes per sample
-    channels: int
-    rate: int
-    data_start: int = 0
-    data_end: int | None = None  # None: to the end of the bytes (streamed WAV)
-
-    @property
-    def block(self) -> int:
-        return self.width * self.channels
-
-    def convert(self, raw: bytes | bytearray | memoryview) -> np.ndarray:
-        """Whole frames of `raw` as float32 of shape (frames, channels)."""
-        raw = bytes(raw)
-        if self.kind == "float":
-            values = np.frombuffer(raw, dtype="<f4" if self.width == 4 else "<f8").astype(np.float32)
-        elif self.width == 1:  # 8-bit WAV is unsigned
-            values = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-        elif self.width == 3:
-            wide = np.zeros((len(raw) // 3, 4), dtype=np.uint8)
-            wide[:, 1:] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-            values = wide.view("<i4").reshape(-1).astype(np.float32) / 2.0**31
-        else:
-            dtype = "<i2" if self.width == 2 else "<i4"
-            values = np.frombuffer(raw, dtype=dtype).astype(np.float32) / float(2 ** (8 * self.width - 1))
-        return values.reshape(-1, self.channels)
-
-
-def _parse_wav(data: bytes | bytearray, *, final: bool) -> _Layout | None:
-    """Walk the RIFF chunks up to `data`. None when more bytes are needed (or,
-    when `final`, when libsndfile should try: RIFX, no usable header)."""
-    if bytes(data[:4]) == b"RIFX":
-        return None
-    fmt: _Layout | None = None
-    pos = 12
-    while pos + 8 <= len(data):
-        cid, size = bytes(data[pos : pos + 4]), struct.unpack_from("<I", data, pos + 4)[0]
-        body = pos + 8
-        if cid == b"fmt ":
-            if body + min(size, 40) > len(data):
-                break
-            fmt = _parse_fmt(bytes(data[body : body + min(size, 40)]))
-        elif cid == b"data":
-            if fmt is None:
-                raise AudioError("the WAV answer has its data before its format", hint="the server wrote a broken WAV header")
-            fmt.data_start = body
-            fmt.data_end = None if size in _PLACEHOLDER_SIZES else body + size
-            return fmt
-        pos = body + size + (size & 1)
-    if final:
-        if fmt is None and len(data) < 44:
-            raise AudioError(f"the WAV answer is cut short ({len(data)} bytes, no complete header)",
-                             hint="the server closed the connection early")
-        return None
-    return None
-
-
-def _parse_fmt(body: bytes) -> _Layout:
-    if len(body) < 16:
-        raise AudioError("the WAV answer has a broken format chunk", hint="the server wrote a broken WAV header")
-    tag, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", body)
-    if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the real tag opens the GUID
-        tag = struct.unpack_from("<H", body, 24)[0]
-    if channels == 0 or rate == 0:
-        raise AudioError("the WAV answer declares 0 channels or a 0 Hz rate", hint="the server wrote a broken WAV header")
-    width = block_align // channels if block_align and block_align % channels == 0 else (bits + 7) // 8
-    kind = "other"
-    if tag == 1 and width in (1, 2, 3, 4):
-        kind = "int"
-    elif tag == 3 and width in (4, 8):
-        kind = "float"
-    return _Layout(kind, width, channels, rate)
-
-
-class StreamDecoder:
-    """Decode an answer while its bytes arrive.
-
-    `feed` returns float32 frames as soon as they are complete for WAV (after
-    its header) and raw PCM, carrying partial frames over to the next chunk.
-    It returns None until the format is known, and always for formats that
-    are buffered (mp3/ogg/flac) or WAV codecs only libsndfile reads. `finish`
-    decodes all the bytes, exactly as `decode` would.
-    """
-
-    def __init__(self, *, pcm: PcmSpec | None = None, expected_format: str | None = None) -> None:
-        self._pcm = _pcm_spec(pcm, expected_format)
-        self._expected = expected_format
-        self._given_pcm = pcm
-        self._buf = bytearray()
-        self._layout: _Layout | None = None
-        self._next = 0  # offset of the first byte not yet returned
-        self.streaming: bool | None = None  # None until the header has been read
-        self.rate: int | None = None
-        self.channels: int | None = None
-        self.format: str | None = None
-
-    @property
-    def bytes_received(self) -> int:
-        return len(self._buf)
-
-    def feed(self, chunk: bytes) -> np.ndarray | None:
-        """Add bytes; the frames they complete, or None (see the class doc).
-        Raises AudioError when a WAV header is broken beyond reading."""
-        self._buf += chunk
-        if self.streaming is None:
-            self._decide()
-        if not self.streaming or self._layout is None:
-            return None
-        layout = self._layout
-        end = len(self._buf) if layout.data_end is None else min(layout.data_end, len(self._buf))
-        usable = max(0, end - self._next) // layout.block * layout.block
-        raw = self._buf[self._next : self._next + usable]
-        self._next += usable
-        return layout.convert(raw)
-
-    def _decide(self) -> None:
-        buf = self._buf
-        if len(buf) < 12 and not (self._pcm is not None and not _could_be_magic(bytes(buf))):
-            return
-        fmt = _sniff(buf, strong_only=self._pcm is not None)
-        if fmt == "wav":
-            layout = _parse_wav(buf, final=False)
-            if layout is None:
-                if bytes(buf[:4]) == b"RIFX":
-                    self.format, self.streaming = "wav", False
-                return
-            self._layout, self._next = layout, layout.data_start
-            self.streaming = layout.kind != "other"
-        elif fmt is None and self._pcm is not None:
-            fmt = "pcm"
-            self._layout = _Layout("int", 2, self._pcm.channels, self._pcm.rate)
-            self.streaming = True
-        else:
-            self.streaming = False
-        self.format = fmt
-        if self._layout is not None:
-            self.rate, self.channels = self._layout.rate, self._layout.channels
-
-    def finish(self) -> Audio:
-        """The whole answer decoded (raises AudioError like `decode`)."""
-        return decode(bytes(self._buf), pcm=self._given_pcm, expected_format=self._expected)
-
-
-def _could_be_magic(head: bytes) -> bool:
-    return any(magic.startswith(head) or head.startswith(magic) for magic in (b"RIFF", b"RIFX", b"RF64", b"OggS", b"fLaC", b"ID3"))
+    layout = None
+    if pcm is not None or expected_format == "pcm":
+        spec = pcm or PcmSpec()
+        layout = SampleLayout("int", 2, spec.channels, spec.rate)
+    stream = AudioStream(layout)
+    stream.feed(bytes(data))
+    stream.finish()
+    assert stream.rate is not None
+    return Audio(stream.samples(), stream.rate, stream.format or "pcm", bytes(data))
 
 
 def save(audio: Audio, path: Path | str) -> Path:
@@ -356,8 +141,11 @@ def _encode(audio: Audio, ext: str) -> bytes:
     import soundfile
 
     rate = audio.rate
-    container, subtype = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
-                          ".oga": ("OGG", "VORBIS"), ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III")}[ext]
+    encoders = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
+                ".oga": ("OGG", "VORBIS"), ".opus": ("OGG", "OPUS"), ".mp3": ("MP3", "MPEG_LAYER_III")}
+    if ext not in encoders:
+        raise AudioError(f"cannot encode {audio.format} audio as {ext}", hint="save as .wav instead")
+    container, subtype = encoders[ext]
     if subtype == "OPUS" and rate not in (8000, 12000, 16000, 24000, 48000):
         import soxr
 
@@ -373,13 +161,15 @@ def _encode(audio: Audio, ext: str) -> bytes:
 def _fixed_wav_sizes(data: bytes) -> bytes:
     """A streamed WAV with placeholder or too-large sizes, made exact, so every
     player reads the file. Other WAVs are returned unchanged."""
+    from tts_tui.core.answer.layout import PLACEHOLDER_SIZES, parse_wav
+
     try:
-        layout = _parse_wav(data, final=True)
+        layout = parse_wav(data, final=True)
     except AudioError:
         return data
     if layout is None or data[:4] != b"RIFF":
         return data
-    if layout.data_end is not None and layout.data_end <= len(data) and struct.unpack_from("<I", data, 4)[0] not in _PLACEHOLDER_SIZES:
+    if layout.data_end is not None and layout.data_end <= len(data) and struct.unpack_from("<I", data, 4)[0] not in PLACEHOLDER_SIZES:
         return data
     end = layout.data_end if layout.data_end is not None and layout.data_end <= len(data) else len(data)
     out = bytearray(data[:end])

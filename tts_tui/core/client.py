@@ -47,6 +47,9 @@ class HttpClient:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             import httpx
+            # httpcore imports its network backend (anyio) inside the first
+            # connect: import it here so no connect time is import time.
+            import httpcore._backends.anyio  # noqa: F401
 
             # trust_env keeps the user's proxy settings, but a proxy can never
             # reach a server on this machine: loopback always goes direct.
@@ -101,24 +104,7 @@ class HttpClient:
             return exchange
         import httpx
 
-        # after the pool exists: building it (httpx import, TLS context) is not request time
-        start = exchange.t0 = _perf()
-        marks: dict[str, float] = {}
-        connect_total = 0.0
-
-        async def trace(name: str, info: dict[str, Any]) -> None:
-            nonlocal connect_total
-            now = _perf()
-            if name == "connection.connect_tcp.started":
-                marks["connect"] = now
-            elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-                marks["connected"] = now
-            elif name == "http11.send_request_headers.started" and "connected" in marks:
-                # a redirect may open more connections: count them all
-                connect_total += marks.pop("connected") - marks.pop("connect")
-            elif name == "http11.receive_response_headers.complete":
-                marks["headers"] = now
-
+        timeline = _Timeline(exchange)
         ex = exchange
         req = ex.request
         try:
@@ -134,9 +120,10 @@ class HttpClient:
 
         def finish() -> None:
             end = _perf()
+            start = timeline.start
             if headers_at is not None:
-                ex.connect_ms = connect_total * 1000.0
-                ex.ttfb_ms = (marks.get("headers", headers_at) - start) * 1000.0
+                ex.connect_ms = timeline.connect_total * 1000.0
+                ex.ttfb_ms = (timeline.marks.get("headers", headers_at) - start) * 1000.0
             ex.total_ms = (end - start) * 1000.0
             ex.bytes = got
             if keep_body:
@@ -147,7 +134,7 @@ class HttpClient:
             async with asyncio.timeout(timeout):
                 async with http.stream(
                     req.method, req.url, headers=req.headers, content=req.body,
-                    timeout=limits, extensions={"trace": trace},
+                    timeout=limits, extensions={"trace": timeline.trace},
                 ) as resp:
                     headers_at = _perf()
                     ex.status = resp.status_code
@@ -180,7 +167,7 @@ class HttpClient:
         except TimeoutError:
             # our own deadline (httpx's timeouts are not TimeoutError)
             finish()
-            if "connect" in marks and "connected" not in marks and headers_at is None:
+            if "connect" in timeline.marks and "connected" not in timeline.marks and headers_at is None:
                 ex.error = _connect_timeout(where, timeout)
             elif headers_at is None:
                 ex.error = f"no answer from {where} within {_secs(timeout)} s"
@@ -219,6 +206,42 @@ class HttpClient:
                 f"the answer from {_host_port(request.url)} is not JSON: {preview}",
                 hint="the voices URL must return a JSON list or object",
             ) from None
+
+
+class _Timeline:
+    """Where an exchange's time went, from httpx's trace events.
+
+    The clock starts at the first network step: the connection's DNS + TCP
+    (+ TLS) when one is opened, else the request's first byte on a reused
+    connection. Client set-up before that (imports, the pool, a TLS context,
+    httpx's own first-use work) is never counted as the server's time.
+    `exchange.t0` is set to that start; until the first event it is the time
+    of the call, so a request that fails before reaching the network still
+    has a clock.
+    """
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.start = exchange.t0 = _perf()
+        self.started = False
+        self.marks: dict[str, float] = {}
+        self.connect_total = 0.0
+
+    async def trace(self, name: str, info: dict[str, Any]) -> None:
+        now = _perf()
+        if not self.started and name in ("connection.connect_tcp.started", "http11.send_request_headers.started"):
+            self.started = True
+            self.start = self.exchange.t0 = now
+        marks = self.marks
+        if name == "connection.connect_tcp.started":
+            marks["connect"] = now
+        elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            marks["connected"] = now
+        elif name == "http11.send_request_headers.started" and "connected" in marks:
+            # a redirect may open more connections: count them all
+            self.connect_total += marks.pop("connected") - marks.pop("connect")
+        elif name == "http11.receive_response_headers.complete":
+            marks["headers"] = now
 
 
 class _CallbackFailed(Exception):

@@ -73,6 +73,13 @@ class Exchange:
     truncated: bool = False
     t0: float | None = None  # time.perf_counter() when the request started; timings count from it
     body_dropped: bool = False  # the audio body was cleared to bound memory (old log entries)
+    # How the answer was read: by which reader ("raw", "pcm", "sse", "ndjson",
+    # "json", "url"), at what rate, and where it disagreed with the config.
+    reader: str | None = None
+    rate: int | None = None
+    channels: int | None = None
+    notes: list[str] = field(default_factory=list)
+    first_audio_after_body: bool = False  # no sample could be decoded before the last byte
 
     @property
     def ok(self) -> bool:
@@ -101,5 +108,10 @@ class Exchange:
             "rtf": r(self.rtf, 4),
             "content_type": self.content_type,
             "format": self.format,
+            "rate": self.rate,
+            "channels": self.channels,
+            "reader": self.reader,
+            "first_audio_after_body": self.first_audio_after_body,
+            "notes": list(self.notes),
             "error": self.error,
         }
