@@ -82,14 +82,15 @@ def row_cells(ex: Exchange) -> dict[str, str]:
     else:
         status = str(ex.status)
     rtf = ex.rtf
-    note = ex.error or (DROPPED_NOTE if ex.body_dropped else "")
+    note = ex.error or (DROPPED_NOTE if ex.body_dropped else "") or "; ".join(ex.notes)
     return {
         "time": time.strftime("%H:%M:%S", time.localtime(ex.started_at)),
         "service": ex.service,
         "status": status,
         "connect": fmt_ms(ex.connect_ms),
         "ttfb": fmt_ms(ex.ttfb_ms),
-        "ttfa": fmt_ms(ex.ttfa_ms),
+        # a first audio that could only come after the last byte is marked, not passed off as streamed
+        "ttfa": fmt_ms(ex.ttfa_ms) + ("*" if ex.first_audio_after_body and ex.ttfa_ms is not None else ""),
         "total": fmt_ms(ex.total_ms),
         "bytes": human_bytes(ex.bytes, short=True) if ex.bytes or ex.total_ms is not None else "",
         "audio": fmt_audio(ex.audio_s),

@@ -107,6 +107,7 @@ class ExchangeScreen(ModalScreen[None]):
     ExchangeScreen { align: center middle; }
     ExchangeScreen > Vertical { width: 96%; height: 90%; border: round $primary; background: $surface; }
     ExchangeScreen #error { color: $error; padding: 0 1; height: auto; }
+    ExchangeScreen #notes { color: $warning; padding: 0 1; height: auto; }
     ExchangeScreen Static { padding: 0 1; }
     ExchangeScreen #copy { dock: bottom; width: auto; margin: 0 1; }
     """
@@ -128,6 +129,8 @@ class ExchangeScreen(ModalScreen[None]):
             box.border_subtitle = "c: copy as curl · esc: close"
             if ex.error:
                 yield Static(f"✗ {ex.error}", id="error", markup=False)
+            if ex.notes:
+                yield Static("\n".join(f"ℹ {note}" for note in ex.notes), id="notes", markup=False)
             with TabbedContent():
                 with TabPane("Request"):
                     with VerticalScroll():
@@ -157,11 +160,14 @@ class ExchangeScreen(ModalScreen[None]):
     def _timing(self) -> str:
         m = self.exchange.metrics()
         lines = [""]
-        for key in ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "bytes", "audio_s", "rtf", "status", "content_type", "format"):
+        for key in ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "bytes", "audio_s", "rtf", "status", "content_type",
+                    "format", "rate", "channels", "reader"):
             value = m.get(key)
             if key == "bytes":
                 value = f"{value:,} ({human_bytes(value)})"
             lines.append(f"{key:<13} {'' if value is None else value}")
+        if self.exchange.first_audio_after_body:
+            lines.append("first audio   only after the last byte: this answer could not be played while it came")
         if self.exchange.body_dropped:
             lines.append(f"body          {DROPPED_NOTE}")
         return "\n".join(lines)
