@@ -72,6 +72,16 @@ def build_parser() -> Parser:
 
     presets = sub.add_parser("presets", help="list known servers, or print one's [[services]] block")
     presets.add_argument("name", nargs="?", help="preset name")
+
+    listen = sub.add_parser("listen", help="play audio a remote tts-tui sends (run it on your laptop)")
+    listen.add_argument("--port", type=int, default=7755, help="port on 127.0.0.1 (default 7755)")
+    listen.add_argument("--device", default="default", help="output device, by index or part of its name")
+    listen.add_argument("--save", metavar="DIR", help="also write each clip received to DIR as WAV")
+    listen.add_argument("--token", metavar="T", help='require this token (senders use output "listen:PORT:T")')
+
+    # parsed by tts_tui.ssh (ssh's own options pass through); listed here for --help
+    sub.add_parser("ssh", help="the TUI on HOST, the sound here: tts-tui ssh [--device D] [--save DIR] "
+                   "[SSH ARGS...] HOST [-- REMOTE ARGS...]", add_help=False)
     return parser
 
 
@@ -102,6 +112,12 @@ def write_har_file(args: argparse.Namespace, exchanges: list[Any]) -> str | None
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        ssh_args = ssh_arguments(argv)
+        if ssh_args is not None:  # ssh's options are not ours: argparse would refuse them
+            from tts_tui.ssh import run_ssh
+
+            return run_ssh(ssh_args)
         args = build_parser().parse_args(argv)
         return run(args)
     except UsageError as exc:
@@ -123,9 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def ssh_arguments(argv: list[str]) -> list[str] | None:
+    """The arguments after `ssh` when the subcommand is ssh (after an optional
+    --config, which the remote side would need instead: pass it after --)."""
+    rest = argv
+    if rest[:1] == ["--config"]:
+        rest = rest[2:]
+    elif rest[:1] and rest[0].startswith("--config="):
+        rest = rest[1:]
+    return rest[1:] if rest[:1] == ["ssh"] else None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.command == "presets":
         return cmd_presets(args)
+    if args.command == "listen":  # needs no config file: it runs on the laptop
+        return cmd_listen(args)
     if args.command == "serve":
         from tts_tui.server.app import serve
 
@@ -222,7 +251,40 @@ def play_to_end(audio: Audio, player: Player, *, streamed: bool) -> tuple[bool, 
     if player.state == "silent":
         return False, player.silent_reason
     player.wait(timeout=max(0.0, audio.duration - player.position) + 5)
+    if player.state == "silent":  # a listener that went away mid-clip
+        return False, player.silent_reason
     return True, None
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from tts_tui.core.playback.listener import Listener
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    listener = Listener(args.port, device=args.device, save_dir=args.save, token=args.token, report=report)
+    try:
+        listener.start()
+    except OSError as exc:
+        raise TtsError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc} "
+                       "(another listener? pick one with --port)") from None
+    port = listener.port
+    print(f"listening on 127.0.0.1:{port} · ♪ {listener.device}", flush=True)
+    if args.token:
+        print(f'senders need the token: audio.output = "listen:{port}:TOKEN"', flush=True)
+    else:
+        print(f"no token: anyone who can reach 127.0.0.1:{port} can play sound here (--token T requires one)",
+              flush=True)
+    print(f'on the server: ssh -R {port}:127.0.0.1:{port} HOST, with audio.output = "listen:{port}" there '
+          '(or run "tts-tui ssh HOST" instead of both)', flush=True)
+    try:
+        listener.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()
+    print(f"stopped after {len(listener.clips)} clips", flush=True)
+    return 0
 
 
 async def cmd_voices(config: Config, args: argparse.Namespace) -> int:

@@ -84,7 +84,9 @@ def test_without_portaudio_the_player_is_silent_and_audio_still_works(tmp_path: 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["state"] == "silent"
-    assert result["reason"] == "PortAudio is not installed (apt-get install libportaudio2)"
+    # "default" then looks for a listener (tts-tui ssh), and the reason says both
+    assert result["reason"] == ('PortAudio is not installed (apt-get install libportaudio2), '
+                                'and no listener (run "tts-tui ssh HOST" from your laptop)')
     assert result["imported_early"] is False
     assert result["saved"] > 4000 and result["duration"] == pytest.approx(0.1)
     assert result["waited"] is True

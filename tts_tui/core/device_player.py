@@ -1,4 +1,7 @@
-"""Playback through PortAudio, and a "silent" state when there is none.
+"""Playback through the local device (PortAudio), and a "silent" state when there is none.
+
+`Player` (player.py) uses this for device outputs; `tts-tui listen` uses it
+directly, so a listener never sends its audio on to another listener.
 
 sounddevice is imported on first use, never at module import: it loads
 PortAudio (an OSError when libportaudio2 is missing) and probes every host API.
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tts_tui.core.audio import Audio
-from tts_tui.core.device_stream import (  # noqa: F401 - _Playback is re-exported for tests
+from tts_tui.core.device_stream import (
     START_PREBUFFER_SECONDS,
     StreamSink,
     _fit_channels,
@@ -53,8 +56,8 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-class Player:
-    """Plays Audio on one output; never raises for device problems.
+class DevicePlayer:
+    """Plays Audio on a local device; never raises for device problems.
 
     `output` is "default", "none", a device index, or part of a device name.
     Control methods may be called from any thread.
@@ -86,6 +89,16 @@ class Player:
         """True when audio can reach a device (resolving it on first use)."""
         self._resolve()
         return self._fixed_reason is None and self._open_reason is None
+
+    @property
+    def no_device_reason(self) -> str | None:
+        """Why no device can ever play here (no PortAudio, no output device,
+        "none"), once the search ran; None otherwise. Never blocks."""
+        return self._fixed_reason if self._resolved else None
+
+    def resolve(self) -> None:
+        """Search the devices now, if not done yet (may block: PortAudio's probe)."""
+        self._resolve()
 
     @property
     def silent_reason(self) -> str | None:
@@ -167,6 +180,12 @@ class Player:
                 return
             self._warming = threading.Thread(target=self._warm_up, name="tts-player-warm-up", daemon=True)
             self._warming.start()
+
+    def open_now(self) -> None:
+        """Open the output device in this thread (a listener does this at
+        start, so it can name its device). Silent devices are left silent."""
+        self._join_warm_up()
+        self._warm_up()
 
     def _warm_up(self) -> None:
         self._resolve()

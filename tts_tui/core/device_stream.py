@@ -20,7 +20,7 @@ import numpy as np
 from tts_tui.core.audio import Audio
 
 if TYPE_CHECKING:
-    from tts_tui.core.player import Player
+    from tts_tui.core.device_player import DevicePlayer
 
 FADE_SECONDS = 0.005  # a ramp this long on pause/stop/resume/underrun avoids clicks
 # A stream starts once this much is queued (after resampling): little, so the
@@ -214,7 +214,7 @@ class StreamSink:
     `cancel()` (it failed or was cancelled: playback stops with a fade).
     """
 
-    def __init__(self, player: Player, rate: int, channels: int, playback: _Playback | None, job: int = 0) -> None:
+    def __init__(self, player: DevicePlayer, rate: int, channels: int, playback: _Playback | None, job: int = 0) -> None:
         self._player, self.rate, self.channels = player, rate, channels
         self._playback, self._job = playback, job
         self._kept = _Growing(channels)
