@@ -561,6 +561,108 @@ def _respond(sock: socket.socket, status: int, ctype: str, body: bytes) -> None:
     sock.sendall(_head(status, ctype, length=len(body)) + body)
 
 
+# ---- voice lists as servers send them -------------------------------------------
+
+VOICE_NAMES = [("af_bella", "Bella"), ("am_adam", "Adam"), ("bf_emma", "Emma")]
+
+SITE_PAGE = (b"<!DOCTYPE html>\n<html><head><title>My TTS Studio</title></head>\n"
+             b"<body><div id=\"app\">Loading...</div><script src=\"/app.js\"></script></body></html>\n")
+
+
+def voice_list_doc(shape: str) -> Any:
+    """The three VOICE_NAMES in one of the shapes real servers send, by name."""
+    objects = [{"id": v, "name": n} for v, n in VOICE_NAMES]
+    ids = [v for v, _ in VOICE_NAMES]
+    docs: dict[str, Any] = {
+        "strings": ids,                                           # a bare list of ids
+        "objects": objects,                                       # a bare list of {id, name}
+        "voices": {"voices": objects},                            # the embedded server
+        "voices-strings": {"voices": ids},                        # Kokoro-FastAPI
+        "data": {"object": "list", "data": objects},              # OpenAI-style list
+        "items": {"items": objects, "total": 3, "page": 1},       # paginated APIs
+        "keyed": {v: {"name": n, "language": "en"} for v, n in VOICE_NAMES},  # Piper, OpenTTS
+        "keyed-names": dict(VOICE_NAMES),                         # {id: name}
+        "elevenlabs": {"voices": [{"voice_id": v, "name": n, "category": "premade"} for v, n in VOICE_NAMES]},
+        "files": [{"display_name": n, "filename": f"{v}.wav"} for v, n in VOICE_NAMES],  # Chatterbox
+        "nested": {"data": {"voices": objects}},
+        "alltalk": {"status": "success", "voices": ids},
+    }
+    return docs[shape]
+
+
+class VoiceListServer(FaultServer):
+    """A TTS server whose voice list comes in a chosen shape or as a chosen fault.
+
+      GET /{shape}/v1/audio/voices   the URL an `openai` service with url
+                                     {base}/{shape}/v1 guesses
+      GET /voice-list?shape=         the same answers, at a URL a config names
+      POST /{shape}/v1/audio/speech  a short WAV
+    Shapes: every name voice_list_doc knows, and the faults
+      html     200 with an HTML page          text   200 text/plain "OK"
+      empty    200 with no body               wav    200 with WAV bytes
+      404      404 text/plain                 405    405 with Allow: POST
+      500      500 JSON error                 deep   200 JSON nested 100,000 deep
+      echo-key 401 JSON error that quotes the Authorization header back
+      json-error  200 {"detail": "Not Found"} (a catch-all route's answer)
+    Any other path is FaultServer's.
+    """
+
+    def _route(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        parts = req.path.strip("/").split("/")
+        if len(parts) == 4 and parts[1:] == ["v1", "audio", "voices"] and req.method == "GET":
+            self._answer_voices(parts[0], req, sock)
+            return True
+        if len(parts) == 4 and parts[1:] == ["v1", "audio", "speech"] and req.method == "POST":
+            _respond(sock, 200, "audio/wav", make_wav(0.1))
+            return True
+        if req.path == "/voice-list":
+            self._answer_voices(req.query.get("shape", "voices"), req, sock)
+            return True
+        return super()._route(req, sock)
+
+    def _answer_voices(self, shape: str, req: RecordedRequest, sock: socket.socket) -> None:
+        if shape == "html":
+            _respond(sock, 200, "text/html; charset=utf-8", SITE_PAGE)
+        elif shape == "text":
+            _respond(sock, 200, "text/plain", b"OK")
+        elif shape == "empty":
+            _respond(sock, 200, "application/json", b"")
+        elif shape == "wav":
+            _respond(sock, 200, "audio/wav", make_wav(0.1))
+        elif shape == "404":
+            _respond(sock, 404, "text/plain", b"Not Found")
+        elif shape == "405":
+            sock.sendall(_head(405, "application/json", length=31, extra=[("Allow", "POST")])
+                         + b'{"detail":"Method Not Allowed"}')
+        elif shape == "500":
+            _respond(sock, 500, "application/json", b'{"error": {"message": "voice index is corrupt"}}')
+        elif shape == "json-error":
+            _respond(sock, 200, "application/json", b'{"detail": "Not Found"}')
+        elif shape == "deep":
+            depth = 100_000
+            _respond(sock, 200, "application/json", b'{"voices": ' + b"[" * depth + b"]" * depth + b"}")
+        elif shape == "echo-key":
+            given = (req.header("authorization") or "").removeprefix("Bearer ")
+            err = {"error": {"message": f"Incorrect API key provided: {given}", "type": "invalid_request_error"}}
+            _respond(sock, 401, "application/json", json.dumps(err).encode())
+        else:
+            _respond(sock, 200, "application/json", json.dumps(voice_list_doc(shape)).encode())
+
+
+class SiteServer(FaultServer):
+    """A web app with a speech route and no voice list: its HTML page (SITE_PAGE)
+    answers every GET, whatever the path; POST .../audio/speech answers a WAV."""
+
+    def _route(self, req: RecordedRequest, sock: socket.socket) -> bool:
+        if req.method == "GET":
+            _respond(sock, 200, "text/html; charset=utf-8", SITE_PAGE)
+        elif req.path.endswith("/audio/speech"):
+            _respond(sock, 200, "audio/wav", make_wav(0.1))
+        else:
+            _respond(sock, 404, "text/plain", b"Not Found")
+        return True
+
+
 # ---- wire quirks of real TTS servers (issue 7, "trust the wire") ------------------
 #
 # Answers shaped after what real servers put on the wire: the exact Content-Type
@@ -876,3 +978,24 @@ def _r_piper__synthesize(self: FaultServer, req: RecordedRequest, sock: socket.s
                                  ("Content-Type", "text/html; charset=utf-8"),
                                  ("Content-Length", str(len(wav))), ("Connection", "close")]) + wav)
     return False
+
+
+# ---- servers that echo secrets back, as many do in their 401s -------------------------------------
+
+
+@_wire_route
+def _r_echo__key(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    """/echo/key: 401 whose message repeats every credential the request carried
+    (OpenAI says "Incorrect API key provided: sk-...", others echo the header)."""
+    seen = [v for k, v in req.headers if k.lower() in ("authorization", "x-api-key", "xi-api-key", "token", "api-key")]
+    seen += [v for k, v in req.query.items() if k.lower() in ("key", "api_key", "token")]
+    try:
+        body = json.loads(req.body or b"{}")
+        seen += [str(v) for k, v in body.items() if "key" in k.lower()] if isinstance(body, dict) else []
+    except ValueError:
+        pass
+    doc = {"error": {"message": f"Incorrect API key provided: {' / '.join(seen)}", "type": "invalid_request_error"}}
+    _respond(sock, 401, "application/json", json.dumps(doc).encode())
+
+
+FaultServer._r_echo__key__audio__speech = _r_echo__key  # the same, as an OpenAI base URL's /audio/speech

@@ -289,7 +289,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
     from tts_tui.core.client import HttpClient
-    from tts_tui.core.speech import list_voices
+    from tts_tui.core.voices import list_voices
 
     service = config.service(args.service)
     client = HttpClient()

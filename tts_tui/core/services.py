@@ -13,7 +13,6 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,12 +21,7 @@ from tts_tui.core.config import ENV_REFERENCE, expand_env, references_unset_env
 from tts_tui.core.errors import RequestError, TemplateError
 from tts_tui.core.exchange import PreparedRequest
 from tts_tui.core.model import Service
-
-
-@dataclass(frozen=True)
-class Voice:
-    id: str
-    label: str
+from tts_tui.core.voices import Voice, read_configured, read_voices
 
 
 class ServiceType(ABC):
@@ -43,7 +37,8 @@ class ServiceType(ABC):
 
     @abstractmethod
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
-        """The voices in a decoded JSON answer of `voices_request`."""
+        """The voices in a decoded JSON answer of `voices_request` (read by voices.py).
+        Raises RequestError when a configured list is not where it should be."""
 
 
 def base_url(service: Service) -> str:
@@ -119,8 +114,7 @@ class OpenAIType(ServiceType):
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
         if service.voices is not None and service.voices.url:
             return HttpType().parse_voices(service, data)
-        items = data.get("voices", data.get("data", [])) if isinstance(data, dict) else data
-        return _voices_from_items(items)
+        return read_voices(data)
 
     def _headers(self, service: Service, headers: dict[str, str]) -> dict[str, str]:
         key = api_key(service)
@@ -167,32 +161,7 @@ class HttpType(ServiceType):
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
         spec = service.voices
         assert spec is not None
-        items = json_path(data, spec.path) if spec.path else data
-        if isinstance(items, dict):
-            items = [
-                {**v, "key": k} if isinstance(v, dict) else {"key": k, "value": v, "name": k, "id": k}
-                for k, v in items.items()
-            ]
-        if not isinstance(items, list):
-            raise RequestError(
-                f"the voice list at {spec.path or 'the top'} is not a list",
-                hint="set voices.path to where the list is in the JSON answer",
-            )
-        voices = []
-        for item in items:
-            if not isinstance(item, dict):
-                voices.append(Voice(str(item), str(item)))
-                continue
-            try:
-                value = templates.render_text(spec.value, item)
-                label = templates.render_text(spec.label, item)
-            except TemplateError:
-                # lists whose items lack a key the template names: use what they have
-                fallback = _voices_from_items([item])
-                voices.extend(fallback)
-                continue
-            voices.append(Voice(value, label or value))
-        return voices
+        return read_configured(spec, data)
 
 
 TYPES: dict[str, ServiceType] = {"openai": OpenAIType(), "http": HttpType()}
@@ -255,22 +224,6 @@ def _keys_hint(data: Any) -> str:
     if isinstance(data, dict):
         return ", ".join(list(data)[:10]) or "(empty object)"
     return type(data).__name__
-
-
-def _voices_from_items(items: Any) -> list[Voice]:
-    if isinstance(items, dict):
-        items = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "name": str(v)} for k, v in items.items()]
-    voices = []
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, str):
-            voices.append(Voice(item, item))
-        elif isinstance(item, dict):
-            vid = item.get("id") or item.get("voice_id") or item.get("name") or item.get("voice")
-            if vid is None:
-                continue
-            label = item.get("name") or item.get("label") or vid
-            voices.append(Voice(str(vid), str(label)))
-    return voices
 
 
 def _join(base: str, path: str) -> str:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tts_tui.core.audio import Audio
     from tts_tui.core.client import HttpClient
     from tts_tui.core.player import Player
-    from tts_tui.core.services import Voice
+    from tts_tui.core.voices import Voice
     from tts_tui.core.speech import SpeechResult
 
 Listener = Callable[[set[str]], None]
@@ -231,7 +231,7 @@ class Workbench:
         self._bodies = kept
 
     async def fetch_voices(self, name: str | None = None) -> list[Voice]:
-        from tts_tui.core.speech import list_voices
+        from tts_tui.core.voices import list_voices
 
         service = self._require_service(name)
         try:
