@@ -3,7 +3,7 @@
 One command on the laptop: start a listener on a free local port with a
 one-time token, then
 
-    ssh [-t] -o ExitOnForwardFailure=yes -R RPORT:127.0.0.1:PORT [SSH ARGS...] HOST \\
+    ssh [-t] -o ExitOnForwardFailure=yes -R 127.0.0.1:RPORT:127.0.0.1:PORT [SSH ARGS...] HOST \\
         env TTS_TUI_OUTPUT=listen:RPORT:TOKEN tts-tui [REMOTE ARGS...]
 
 so whatever the remote tts-tui plays comes out of the laptop. RPORT is the
@@ -97,7 +97,9 @@ def remote_command(args: SshArgs, port: int, token: str) -> str:
 
 def ssh_command(args: SshArgs, remote_port: int, local_port: int, token: str, *, tty: bool) -> list[str]:
     return ["ssh", *(["-t"] if tty else []), "-o", "ExitOnForwardFailure=yes",
-            "-R", f"{remote_port}:127.0.0.1:{local_port}", *args.ssh_args, args.host,
+            # 127.0.0.1 spelled out: "localhost" would also bind ::1, and succeed there
+            # while another user holds 127.0.0.1:RPORT, which the remote side dials
+            "-R", f"127.0.0.1:{remote_port}:127.0.0.1:{local_port}", *args.ssh_args, args.host,
             remote_command(args, remote_port, token)]
 
 
