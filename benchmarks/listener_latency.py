@@ -6,6 +6,8 @@ Both players live in this one process against the embedded server on
 run so load drift hits both alike:
 
 - local: `speak(play=Player("default"))`, the device opened once and kept;
+  its ttfa is the request's start to the first sample the PortAudio callback
+  took;
 - listener: `speak(play=Player("listen:PORT"))` to a `Listener` in this
   process that plays on the same device (its own DevicePlayer). Its ttfa is
   the moment the listener's device took the first sample, placed on the
@@ -52,11 +54,19 @@ def _counting_send(self, data: bytes, clip: int | None = None) -> None:  # type:
 
 
 async def one(service: Service, client: HttpClient, player: Player) -> tuple[float, float]:
+    """ttfa to the device: from the request's start to the first sample the
+    (local or listener's) device took, on this process's clock."""
     result = await speak(service, SENTENCE, client=client, play=player)
     if not result.ok or not result.streamed:
         raise SystemExit(f"error: not streamed: {result.exchange.error or player.silent_reason}")
+    deadline = time.perf_counter() + 2.0
+    while player.first_sample_at is None and time.perf_counter() < deadline:
+        await asyncio.sleep(0.002)
+    if player.first_sample_at is None or result.exchange.t0 is None:
+        raise SystemExit(f"error: the device never took a sample ({player.silent_reason})")
+    ttfa = (player.first_sample_at - result.exchange.t0) * 1000
     player.stop()  # the next run starts at once; the open device (or link) stays
-    return float(result.exchange.ttfa_ms), result.audio.duration
+    return ttfa, result.audio.duration
 
 
 async def main(runs: int) -> None:
@@ -87,7 +97,7 @@ async def main(runs: int) -> None:
     p95 = {name: sorted(values)[int(0.95 * (len(values) - 1))] for name, values in times.items()}
     gap = med["listener"] - med["local"]
     print(f"{runs} runs each, alternating; streamed WAV from the embedded server; device: {listener.device}")
-    print(f"{'':<10}{'ttfa p50':>10}{'ttfa p95':>10}")
+    print(f"{'':<10}{'ttfa p50':>10}{'ttfa p95':>10}   (request start -> first sample taken by the device)")
     for name in ("local", "listener"):
         print(f"{name:<10}{med[name]:>8.1f} ms{p95[name]:>7.1f} ms")
     print(f"listener - local: {gap:+.1f} ms (goal: within {GOAL_MS:.0f} ms) -> {'ok' if abs(gap) <= GOAL_MS else 'MISSED'}")
