@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from tts_tui.core.errors import RequestError
 from tts_tui.core.exchange import Exchange, PreparedRequest
+from tts_tui.core.masking import is_secret_name, mask_url
 
 if TYPE_CHECKING:
     import httpx
@@ -62,6 +63,7 @@ class HttpClient:
                 mounts=direct,
                 headers={"User-Agent": USER_AGENT},
                 timeout=None,
+                event_hooks={"request": [_drop_secrets_across_origins]},
             )
         return self._client
 
@@ -75,7 +77,17 @@ class HttpClient:
             client, self._client = self._client, None
             await client.aclose()
 
-    async def send(
+    async def send(self, exchange: Exchange, **options: Any) -> Exchange:
+        """Send `exchange.request` and fill in `exchange` (see `_send`). Every
+        secret the request carries is masked in the error, whatever put it
+        there: the URL, a header httpx refused, a server that echoes the key."""
+        try:
+            return await self._send(exchange, **options)
+        finally:
+            if exchange.error:
+                exchange.error = exchange.request.mask(exchange.error)
+
+    async def _send(
         self,
         exchange: Exchange,
         *,
@@ -110,7 +122,7 @@ class HttpClient:
         try:
             urlsplit(req.url).port  # a bad port or bracket fails here, before httpx
         except ValueError as exc:
-            ex.error = f"invalid URL '{req.url}': {exc}"
+            ex.error = f"invalid URL '{req.masked_url()}': {exc}"
             return ex
         where = _host_port(req.url)
         chunks: list[bytes] = []
@@ -134,7 +146,8 @@ class HttpClient:
             async with asyncio.timeout(timeout):
                 async with http.stream(
                     req.method, req.url, headers=req.headers, content=req.body,
-                    timeout=limits, extensions={"trace": timeline.trace},
+                    timeout=limits,
+                    extensions={"trace": timeline.trace, _ORIGIN: _origin(req.url), _SECRETS: tuple(req.secrets)},
                 ) as resp:
                     headers_at = _perf()
                     ex.status = resp.status_code
@@ -206,6 +219,31 @@ class HttpClient:
                 f"the answer from {_host_port(request.url)} is not JSON: {preview}",
                 hint="the voices URL must return a JSON list or object",
             ) from None
+
+
+async def _drop_secrets_across_origins(request: httpx.Request) -> None:
+    """A redirect to another origin carries none of the secret-bearing headers
+    (httpx drops only Authorization): X-Api-Key, xi-api-key, token, Cookie...,
+    and any header whose value holds one of the request's secrets."""
+    first = request.extensions.get(_ORIGIN)
+    if first is None or _origin(str(request.url)) == first:
+        return
+    secrets = request.extensions.get(_SECRETS, ())
+    for name in list(request.headers):
+        value = request.headers[name]
+        if is_secret_name(name) or any(s and s in value for s in secrets):
+            del request.headers[name]
+
+
+_ORIGIN, _SECRETS = "tts_tui.origin", "tts_tui.secrets"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return "", url, None
 
 
 class _Timeline:
@@ -337,7 +375,7 @@ def _describe_exception(exc: Exception, url: str, where: str, timeout: float, go
 
     secs = _secs(timeout)
     if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
-        return f"invalid URL '{url}': {_one_line(str(exc))}"
+        return f"invalid URL '{mask_url(url)}': {_one_line(str(exc))}"
     if isinstance(exc, httpx.ConnectTimeout):
         return _connect_timeout(where, min(timeout, CONNECT_TIMEOUT_MAX))
     if isinstance(exc, httpx.ReadTimeout):

@@ -32,11 +32,15 @@ class PreparedRequest:
     body: bytes | None = None
     secrets: list[str] = field(default_factory=list)
 
+    def mask(self, text: str) -> str:
+        """`text` with every secret of this request masked (an error, a server's echo)."""
+        return mask_text(text, self.secrets)
+
     def masked_headers(self) -> dict[str, str]:
-        return mask_headers(self.headers)
+        return mask_headers(self.headers, self.secrets)
 
     def masked_url(self) -> str:
-        return mask_text(mask_url(self.url), self.secrets)
+        return mask_url(self.url, self.secrets)
 
     def masked_body(self) -> str:
         if not self.body:

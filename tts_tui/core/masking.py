@@ -1,14 +1,28 @@
-"""Secrets never leave the process: headers and keys named like secrets are masked."""
+"""Secrets never leave the process: they are masked by value, wherever they
+could show, and by name where a value is not known (a header called
+`Authorization`, a `?api_key=` query).
+
+A secret can show in other spellings than its own: percent-encoded in a URL,
+JSON-escaped in a body, `repr`-escaped in an error (a key that ends in `\\r`
+from a Windows key file), base64 in a Basic header. `mask_text` replaces
+every one of them.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
-from collections.abc import Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
 MASK = "••••••"
+MIN_SECRET = 3  # shorter values would mask ordinary text
 
-_SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|cookie", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"auth|key|token|secret|password|passwd|pwd|cookie|credential|signature", re.IGNORECASE)
+_SCHEMES = {"bearer", "basic", "token", "digest", "apikey", "key"}
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/?#@]*)@")
+_QUERY_PAIR = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&#;]*)=(?P<value>[^&#;]*)")
 
 
 def is_secret_name(name: str) -> bool:
@@ -19,30 +33,73 @@ def is_secret_name(name: str) -> bool:
 def mask_value(value: str) -> str:
     """Keep an auth scheme ("Bearer") so the shape stays readable; hide the rest."""
     scheme, sep, _rest = value.partition(" ")
-    if sep and scheme.lower() in {"bearer", "basic", "token", "digest"}:
+    if sep and scheme.lower() in _SCHEMES:
         return f"{scheme} {MASK}"
     return MASK
 
 
-def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: (mask_value(v) if is_secret_name(k) else v) for k, v in headers.items()}
+def credential(value: str) -> str:
+    """A header value without its auth scheme: "Bearer sk-1" -> "sk-1"."""
+    scheme, sep, rest = value.strip().partition(" ")
+    return rest.strip() if sep and scheme.lower() in _SCHEMES else value
 
 
-def mask_url(url: str) -> str:
-    """Mask query parameters named like secrets (`?api_key=...`)."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(is_secret_name(k) for k, _ in pairs):
-        return url
-    masked = [(k, MASK if is_secret_name(k) else v) for k, v in pairs]
-    return urlunsplit(parts._replace(query=urlencode(masked, safe=MASK)))
+def mask_headers(headers: Mapping[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
+    """Headers named like secrets masked whole; any secret value in the others masked too."""
+    secrets = list(secrets)
+    return {k: (mask_value(v) if is_secret_name(k) else mask_text(v, secrets)) for k, v in headers.items()}
 
 
-def mask_text(text: str, secrets: list[str]) -> str:
-    """Replace every literal secret value (e.g. an API key echoed in a body)."""
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries: its userinfo, and values of query
+    parameters named like secrets. Works on URLs no parser accepts."""
+    found = []
+    userinfo = _USERINFO.match(url)
+    if userinfo:
+        user, _, password = userinfo["userinfo"].partition(":")
+        found += [password, userinfo["userinfo"]] if password else [user]
+    for pair in _QUERY_PAIR.finditer(url):
+        if is_secret_name(pair["name"]) and pair["value"]:
+            found.append(pair["value"])
+    return [v for v in found if v]
+
+
+def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
+    """The URL with its userinfo password, secret-named query values and any
+    secret value masked; the mask stays readable (not percent-encoded)."""
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _password = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user}:{MASK}@" if colon else f"{match['scheme']}{MASK}@"
+
+    def pair(match: re.Match[str]) -> str:
+        if is_secret_name(match["name"]) and match["value"]:
+            return f"{match['sep']}{match['name']}={MASK}"
+        return match[0]
+
+    url = _USERINFO.sub(userinfo, url, count=1)
+    return mask_text(_QUERY_PAIR.sub(pair, url), secrets)
+
+
+def spellings(secret: str) -> set[str]:
+    """Every way `secret` may be written where it shows."""
+    forms = {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1],
+             quote(secret, safe=""), quote_plus(secret), quote(secret)}
+    try:
+        forms.add(base64.b64encode(secret.encode()).decode())
+    except UnicodeEncodeError:
+        pass
+    return {f for f in forms if len(f) >= MIN_SECRET}
+
+
+def mask_text(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value, in every spelling, with the mask. Longer
+    values go first, so a secret inside another is never half-masked."""
+    if not text:
+        return text
+    forms: set[str] = set()
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, MASK)
+        if secret and len(secret.strip()) >= MIN_SECRET:
+            forms |= spellings(secret)
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, MASK)
     return text

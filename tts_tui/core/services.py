@@ -7,8 +7,6 @@ user writes). Adding a type means adding one class here.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from abc import ABC, abstractmethod
@@ -20,6 +18,7 @@ from tts_tui.core import templates
 from tts_tui.core.config import ENV_REFERENCE, expand_env, references_unset_env
 from tts_tui.core.errors import RequestError, TemplateError
 from tts_tui.core.exchange import PreparedRequest
+from tts_tui.core.masking import credential, is_secret_name, url_secrets
 from tts_tui.core.model import Service
 from tts_tui.core.voices import Voice, read_configured, read_voices
 
@@ -93,23 +92,21 @@ class OpenAIType(ServiceType):
         if service.stream_format:
             body["stream_format"] = service.stream_format
         body.update(service.extra)
-        return PreparedRequest(
+        return with_secrets(service, PreparedRequest(
             method="POST",
             url=_join(base_url(service), "audio/speech"),
             headers=self._headers(service, {"Content-Type": "application/json"}),
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            secrets=_secrets(service),
-        )
+        ))
 
     def voices_request(self, service: Service) -> PreparedRequest | None:
         if service.voices is not None and service.voices.url:
             return HttpType().voices_request(service)
-        return PreparedRequest(
+        return with_secrets(service, PreparedRequest(
             method="GET",
             url=_join(base_url(service), "audio/voices"),
             headers=self._headers(service, {"Accept": "application/json"}),
-            secrets=_secrets(service),
-        )
+        ))
 
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
         if service.voices is not None and service.voices.url:
@@ -142,7 +139,7 @@ class HttpType(ServiceType):
                 headers["Content-Type"] = (
                     "application/json" if first in ("{", "[") else "text/plain; charset=utf-8"
                 )
-        return PreparedRequest(method=method, url=url, headers=headers, body=body, secrets=_secrets(service))
+        return with_secrets(service, PreparedRequest(method=method, url=url, headers=headers, body=body))
 
     def voices_request(self, service: Service) -> PreparedRequest | None:
         spec = service.voices
@@ -151,12 +148,11 @@ class HttpType(ServiceType):
         variables = template_variables(service, "")
         # A relative voices URL is relative to the server, not to the speech endpoint.
         url = urljoin(base_url(service), "/" + spec.url.lstrip("/")) if "://" not in spec.url else spec.url
-        return PreparedRequest(
+        return with_secrets(service, PreparedRequest(
             method=spec.method.upper(),
             url=templates.render_url(url, variables),
             headers=_add_headers(service, {"Accept": "application/json"}, variables),
-            secrets=_secrets(service),
-        )
+        ))
 
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
         spec = service.voices
@@ -169,61 +165,6 @@ TYPES: dict[str, ServiceType] = {"openai": OpenAIType(), "http": HttpType()}
 
 def service_type(service: Service) -> ServiceType:
     return TYPES[service.type]
-
-
-def extract_audio(service: Service, body: bytes, request_url: str) -> tuple[bytes | None, str | None]:
-    """Apply the `response` mode: (audio bytes, URL to fetch) from an answer's body.
-
-    `body` mode returns the body itself. `json:PATH` decodes base64 audio at
-    PATH (a data: URI works too). `url:PATH` returns the absolute URL to fetch.
-    Raises RequestError when the answer is not what the mode expects.
-    """
-    mode, _, path = service.response.partition(":")
-    if mode == "body":
-        return body, None
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        excerpt = body[:80].decode("utf-8", "replace").replace("\n", " ")
-        raise RequestError(
-            f'response = "{service.response}" expects JSON, but the answer is not JSON: {excerpt!r}',
-            hint='use response = "body" if the server returns audio bytes',
-        ) from None
-    value = json_path(data, path)
-    if not isinstance(value, str) or not value:
-        raise RequestError(
-            f"the answer has no string at {path!r}",
-            hint=f"keys there: {_keys_hint(data)}",
-        )
-    if mode == "url":
-        return None, urljoin(request_url, value)
-    if value.startswith("data:"):
-        value = value.partition(",")[2]
-    try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), validate=False), None
-    except (binascii.Error, ValueError) as exc:
-        raise RequestError(f"the value at {path!r} is not base64 audio: {exc}") from None
-
-
-def json_path(data: Any, path: str) -> Any:
-    """Follow a dotted path (`a.b.0.c`, `a[0].c`) into decoded JSON; None if missing."""
-    current = data
-    for part in path.replace("[", ".").replace("]", "").split("."):
-        if part == "":
-            continue
-        if isinstance(current, dict):
-            current = current.get(part)
-        elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
-
-
-def _keys_hint(data: Any) -> str:
-    if isinstance(data, dict):
-        return ", ".join(list(data)[:10]) or "(empty object)"
-    return type(data).__name__
 
 
 def _join(base: str, path: str) -> str:
@@ -248,53 +189,70 @@ def _header_value(service: Service, name: str, value: str, variables: Mapping[st
     return expanded
 
 
-def _secrets(service: Service) -> list[str]:
-    """Values to mask wherever they show: the API key, and env variables the headers read."""
+def with_secrets(service: Service, request: PreparedRequest) -> PreparedRequest:
+    """`request` with every secret value it carries listed, to be masked wherever it could show."""
+    request.secrets = request_secrets(service, request)
+    return request
+
+
+def request_secrets(service: Service, request: PreparedRequest) -> list[str]:
+    """Every secret value of a request, collected once (DESIGN section 2):
+    values the config reads from the environment (`$VAR`, `${VAR}`, `{{ env.X }}`),
+    the API key, values of headers, query and body keys named like secrets,
+    and the URL's userinfo."""
     found = [api_key(service)]
-    for value in [*service.headers.values(), service.api_key]:
-        for match in ENV_REFERENCE.finditer(value or ""):
+    for text in _config_strings(service):
+        for match in ENV_REFERENCE.finditer(text):
             found.append(os.environ.get(match[1] or match[2], ""))
-    return [v for v in dict.fromkeys(found) if v]
+    found += [os.environ.get(name, "") for name in _template_env_names(service)]
+    for name, value in request.headers.items():
+        if is_secret_name(name):
+            found += [value, credential(value)]
+    found += url_secrets(request.url)
+    found += _body_secrets(request.body)
+    for table in (service.params, service.extra, service.query):
+        found += [v for k, v in table.items() if is_secret_name(str(k)) and isinstance(v, str) and "{{" not in v]
+    return [v for v in dict.fromkeys(found) if v and v.strip()]
 
 
-def suggest_response(body: bytes) -> str | None:
-    """For a JSON answer that holds audio, the `response` setting that reads it.
+def _config_strings(service: Service) -> list[str]:
+    strings = [service.url, service.api_key, service.body, *service.headers.values(), *service.query.values()]
+    strings += [v for table in (service.params, service.extra) for v in table.values() if isinstance(v, str)]
+    if service.voices is not None:
+        strings.append(service.voices.url)
+    return [s for s in strings if s]
 
-    Looks for base64 audio (or a data: URI) first, then an audio URL, at most a
-    few levels deep: `json:audio`, `json:result.audio.data`, `url:audio_url`.
-    """
+
+def _template_env_names(service: Service) -> set[str]:
+    names: set[str] = set()
+    for text in _config_strings(service):
+        if "{{" not in text:
+            continue
+        try:
+            names |= {n[4:] for n in templates.template_variables(text) if n.startswith("env.")}
+        except TemplateError:
+            continue  # a broken template sends nothing; its error says where
+    return names
+
+
+def _body_secrets(body: bytes | None) -> list[str]:
+    """String values under keys named like secrets in a JSON body."""
+    if not body or body.lstrip()[:1] not in (b"{", b"["):
+        return []
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    from tts_tui.core.audio import sniff
-
-    urls: list[str] = []
-
-    def walk(node: Any, path: str, depth: int) -> str | None:
-        if depth > 4:
-            return None
-        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return []
+    found: list[str] = []
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > 32:
+            continue
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for key, value in items:
-            here = f"{path}.{key}" if path else str(key)
-            if isinstance(value, str):
-                raw = value.partition(",")[2] if value.startswith("data:") else value
-                if len(raw) >= 64:
-                    try:
-                        head = base64.b64decode(raw[:64] + "=" * (-len(raw[:64]) % 4))
-                    except (binascii.Error, ValueError):
-                        head = b""
-                    if sniff(head + bytes(64)):
-                        return f"json:{here}"
-                hints = (".wav", ".mp3", ".ogg", ".opus", ".flac", "audio")
-                if value.startswith(("http://", "https://", "/")) and any(
-                    h in value.lower() or h in str(key).lower() for h in hints
-                ):
-                    urls.append(f"url:{here}")
+            if isinstance(value, str) and isinstance(key, str) and is_secret_name(key):
+                found.append(value)
             elif isinstance(value, (dict, list)):
-                found = walk(value, here, depth + 1)
-                if found:
-                    return found
-        return None
-
-    return walk(data, "", 0) or (urls[0] if urls else None)
+                stack.append((value, depth + 1))
+    return found

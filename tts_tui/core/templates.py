@@ -254,8 +254,10 @@ def _render(template: str, kind: str, variables: Mapping[str, Any]) -> str:
     compiled = _compile(template, kind)
     context = dict(variables)
     env_vars = context.get("env")
-    if isinstance(env_vars, Mapping) and not isinstance(env_vars, _EnvVars):
-        context["env"] = _EnvVars(env_vars)
+    if isinstance(env_vars, Mapping):
+        # a template reads only the variables it names: `env.items()` lists none of the others
+        named = {name[4:] for name in compiled.referenced if name.startswith("env.")}
+        context["env"] = _EnvVars({k: v for k, v in env_vars.items() if k in named})
     missing = compiled.required - context.keys()
     if missing:
         raise _unknown_variable(compiled, missing, context)

@@ -98,8 +98,8 @@ def pretty_body(body: bytes, *, secrets: list[str], audio: bool, size: int = 0, 
     return mask_text(text, secrets)
 
 
-def headers_text(headers: dict[str, str]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in mask_headers(headers).items()) or "(none)"
+def headers_text(headers: dict[str, str], secrets: list[str]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in mask_headers(headers, secrets).items()) or "(none)"
 
 
 class ExchangeScreen(ModalScreen[None]):
@@ -134,12 +134,12 @@ class ExchangeScreen(ModalScreen[None]):
             with TabbedContent():
                 with TabPane("Request"):
                     with VerticalScroll():
-                        yield Static(f"{req.method} {req.masked_url()}\n\n{headers_text(req.headers)}", markup=False)
+                        yield Static(f"{req.method} {req.masked_url()}\n\n{headers_text(req.headers, req.secrets)}", markup=False)
                         yield Static(pretty_body(req.body or b"", secrets=req.secrets, audio=False), markup=False, id="request-body")
                 with TabPane("Response"):
                     with VerticalScroll():
                         status = "no answer" if ex.status is None else f"HTTP {ex.status}"
-                        yield Static(f"{status}\n\n{headers_text(ex.response_headers)}", markup=False)
+                        yield Static(f"{status}\n\n{headers_text(ex.response_headers, req.secrets)}", markup=False)
                         yield Static(
                             pretty_body(
                                 ex.body, secrets=req.secrets, audio=audio,
