@@ -999,3 +999,4 @@ def _r_echo__key(self: FaultServer, req: RecordedRequest, sock: socket.socket) -
 
 
 FaultServer._r_echo__key__audio__speech = _r_echo__key  # the same, as an OpenAI base URL's /audio/speech
+FaultServer._r_echo__audio__speech = FaultServer._r_echo  # /echo as an OpenAI base URL

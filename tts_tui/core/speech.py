@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from tts_tui.core.player import Player
 
 CHECK_TEXT = "Check."
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATES = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
 @dataclass
@@ -56,7 +59,17 @@ def prepare(service: Service, text: str, *, voice: str | None = None) -> Prepare
     """The exact request `speak` would send. Raises TemplateError/ConfigError."""
     if not text.strip():
         raise TtsError("there is no text to speak", hint="type some text first")
-    return service_type(service).speech_request(service, text, voice=voice)
+    return service_type(service).speech_request(service, valid_text(text), voice=voice)
+
+
+def valid_text(text: str) -> str:
+    """`text` as UTF-8 can carry it: bytes that were not UTF-8 (a shell's
+    `$'caf\\xe9'`, read with surrogateescape) become U+FFFD, for every service
+    type alike."""
+    if not _SURROGATES.search(text):
+        return text
+    text = _LONE_SURROGATES.sub("\ufffd", text)  # not an escaped byte: nothing to recover
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def read_hint(service: Service, request: PreparedRequest) -> ReadHint:
