@@ -47,17 +47,18 @@ class PlaybackBar(Vertical):
         source: str | None,
     ) -> None:
         icon = ICONS.get(state, "■")
-        parts = [f"{icon} {state}"]
+        silent = state == "silent" and reason
+        # Silent: the reason first, where a narrow terminal still shows it
+        # (a tunnel that dropped, how to get sound), not after the clock.
+        parts = [f"{icon} silent: {reason}" if silent else f"{icon} {state}"]
         if state == "buffering" and position:
             parts[0] += " (underrun)"  # the stream ran dry mid-way: a gap, then it goes on
         if duration:
             parts.append(f"{clock(position)} / {clock(duration)}")
         if source:
             parts.append(source)
-        if state == "silent" and reason:
-            parts.append(f"silent: {reason}")
-        elif device:
-            parts.append(f"♪ {device}")
+        if device and not silent:
+            parts.append(f"♪ {device}")  # "system (JACK ...)", "via ssh → MacBook Pro Speakers", "pipe: aplay"
         if not duration:
             parts.append("waiting for audio" if state == "buffering" else "no audio yet · F5 speaks")
         self.state_line.update(" · ".join(parts))
