@@ -15,7 +15,6 @@ listener.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import re
 import select
 import socket
