@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tts_tui import __version__
 from tts_tui.core import config as config_mod
 from tts_tui.core.errors import ConfigError, TtsError
-from tts_tui.core.model import Config
+from tts_tui.core.model import Config, Service
 
 if TYPE_CHECKING:  # audio and playback load lazily: `--help` and `presets` stay quick
     from tts_tui.core.audio import Audio
@@ -42,7 +42,7 @@ def build_parser() -> Parser:
 
     say = sub.add_parser("say", help="speak a text with a service")
     say.add_argument("text", help='the text to speak ("-" reads standard input)')
-    say.add_argument("-s", "--service", help="service name (default: the first one)")
+    say.add_argument("-s", "--service", help="service name (default: the first that works)")
     say.add_argument("--voice", help="voice to use instead of the service's")
     say.add_argument("-o", "--output", metavar="FILE", help="also save the audio to FILE")
     say.add_argument("--no-play", action="store_true", help="do not play the audio")
@@ -50,7 +50,7 @@ def build_parser() -> Parser:
     add_har_arguments(say)
 
     voices = sub.add_parser("voices", help="list a service's voices")
-    voices.add_argument("-s", "--service", help="service name (default: the first one)")
+    voices.add_argument("-s", "--service", help="service name (default: the first that works)")
     voices.add_argument("--json", action="store_true", help="print JSON")
 
     check = sub.add_parser("check", help="check services answer with audio (exit 1 on failure)")
@@ -62,7 +62,7 @@ def build_parser() -> Parser:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
 
     bench = sub.add_parser("bench", help="send one text N times and print latency percentiles")
-    bench.add_argument("-s", "--service", help="service name (default: the first one)")
+    bench.add_argument("-s", "--service", help="service name (default: the first that works)")
     bench.add_argument("-n", type=positive_int, default=20, help="requests to count (default 20)")
     bench.add_argument("-c", type=positive_int, default=1, help="requests at once (default 1)")
     bench.add_argument("--text", help="the text to send (default: a pangram)")
@@ -182,6 +182,16 @@ def load_config(cli_path: str | None) -> Config:
     return config
 
 
+def pick_service(config: Config, name: str | None) -> Service:
+    """`-s NAME`, else the first service that works. Broken services are
+    refused (ConfigError), and one skipped for the default is named on stderr."""
+    service = config_mod.working_service(config, name)
+    if name is None:
+        for skipped in config.services[: config.services.index(service)]:
+            print(f"warning: skipped service {skipped.name!r}: {config_mod.refusal(skipped, config.path)}", file=sys.stderr)
+    return service
+
+
 def run_tui(config: Config) -> int:
     from tts_tui.ui.app import run as run_app
 
@@ -193,7 +203,7 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
     from tts_tui.core.speech import speak, summary
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    service = config.service(args.service)
+    service = pick_service(config, args.service)
     player = None
     if not args.no_play:
         from tts_tui.core.player import Player
@@ -291,7 +301,7 @@ async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
     from tts_tui.core.client import HttpClient
     from tts_tui.core.voices import list_voices
 
-    service = config.service(args.service)
+    service = pick_service(config, args.service)
     client = HttpClient()
     try:
         voices = await list_voices(service, client=client)
@@ -310,16 +320,20 @@ async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
 
 async def cmd_check(config: Config, args: argparse.Namespace) -> int:
     from tts_tui.core.client import HttpClient
-    from tts_tui.core.speech import check
+    from tts_tui.core.speech import CheckResult, check
 
-    services = [config.service(args.service)] if args.service else config.services
+    services = [config_mod.working_service(config, args.service)] if args.service else config.services
     if not services:
         raise ConfigError("the config has no services", hint="add a [[services]] block")
     client = HttpClient()
     failed = 0
     try:
         for service in services:
-            result = await check(service, client=client)
+            refused = config_mod.refusal(service, config.path)  # a broken service sends nothing
+            if refused is not None:
+                result = CheckResult(service.name, False, str(refused))
+            else:
+                result = await check(service, client=client)
             failed += not result.ok
             if args.json:
                 metrics = result.exchange.metrics() if result.exchange else {"service": service.name}
@@ -341,7 +355,7 @@ async def cmd_bench(config: Config, args: argparse.Namespace) -> int:
     from tts_tui.core.bench import BENCH_TEXT, run_bench
     from tts_tui.core.client import HttpClient
 
-    service = config.service(args.service)
+    service = pick_service(config, args.service)
     progress = BenchProgress(service.name, args.n, sys.stderr)
 
     def on_result(row: Any) -> None:

@@ -224,7 +224,7 @@ def test_config_error_gives_file_line_and_column(cli, write_config):
     path = write_config('[[services]]\nname = "x"\nspeed = "fast"\n')
     out = cli("--config", str(path), "say", "hello")
     assert out.returncode == 1
-    assert out.stderr.startswith(f"error: {path}:3:1: service 'x': speed must be a number")
+    assert out.stderr.startswith("error: no service works: config.toml line 3, column 9: services[0].speed must be a number")
 
 
 def test_usage_errors_exit_2(cli):

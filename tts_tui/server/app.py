@@ -4,7 +4,9 @@ Endpoints (see handler.py): ``POST /v1/audio/speech`` (OpenAI-compatible;
 wav and pcm streamed with chunked encoding, flac, mp3 and opus whole; SSE with
 ``stream_format = "sse"``), ``GET /v1/audio/voices``, ``GET /v1/models``, and
 ``POST``/``GET /api/tts`` (``text``, ``voice``, ``speed``; streamed WAV).
-It listens on 127.0.0.1 unless told otherwise, and speaks with espeak-ng.
+It listens on 127.0.0.1 unless told otherwise, and speaks with espeak-ng in
+a small pool of worker processes (engine_pool.py), so requests are spoken on
+several cores and a slow client never holds an engine.
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ from http.server import ThreadingHTTPServer
 from typing import TextIO
 
 from tts_tui.core.errors import TtsError
+from tts_tui.server.engine_pool import EnginePool, default_size
 from tts_tui.server.handler import SpeechHandler
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MAX_PORT = 65535
+# socketserver's default backlog is 5: a burst of clients overflows it and the
+# kernel drops or resets their connections. Linux caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
 
 
 class _SpeechHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], *, quiet: bool) -> None:
+    def __init__(self, address: tuple[str, int], *, quiet: bool, engines: EnginePool) -> None:
         self.quiet = quiet
+        self.engines = engines
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
@@ -64,9 +73,11 @@ class _SpeechHTTPServer(ThreadingHTTPServer):
                 pass
 
 
-def _warm_up() -> None:
-    # Start espeak and import the encoders off the request path, so the
-    # first request is as quick as the rest.
+def _warm_up(engines: EnginePool) -> None:
+    # Start the first engine worker, load espeak here (for the voice list) and
+    # import the encoders off the request path, so the first request is as
+    # quick as the rest.
+    engines.warm_up()
     try:
         from tts_tui.server import encode, espeak
 
@@ -82,23 +93,39 @@ class EmbeddedServer:
     ``port=0`` picks a free port; ``base_url`` and ``openai_url`` are valid
     once :meth:`start` has returned. ``quiet=False`` logs each request and
     unexpected failures to stderr (client disconnects are never logged).
+    ``workers`` is how many espeak-ng worker processes may speak at once
+    (default ``min(usable CPUs, 4)``; 0 speaks in this process, one request
+    at a time). Workers start in the background after :meth:`start`, one at
+    first and more only under concurrent load; :meth:`stop` ends them all.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True, workers: int | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.quiet = quiet
+        self.workers = workers
         self._httpd: _SpeechHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._warm_up_thread: threading.Thread | None = None
 
     def start(self) -> EmbeddedServer:
         """Listen and serve in the background; raises TtsError if the address is unusable."""
         if self._httpd is not None:
             return self
+        if not isinstance(self.port, int) or not 0 <= self.port <= MAX_PORT:
+            raise TtsError(
+                f"cannot listen on port {self.port}: a port is a number from 0 to {MAX_PORT}",
+                hint="0 picks a free one",
+            )
+        engines = EnginePool(self.workers, quiet=self.quiet)
         try:
-            httpd = _SpeechHTTPServer((self.host, self.port), quiet=self.quiet)
+            httpd = _SpeechHTTPServer((self.host, self.port), quiet=self.quiet, engines=engines)
         except OSError as exc:
             raise _listen_error(self.host, self.port, exc) from None
+        except (TypeError, ValueError) as exc:  # a NUL or another character no address holds
+            raise TtsError(f"cannot listen on {self.host!r}: {exc}", hint="check --host") from None
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(
@@ -106,17 +133,23 @@ class EmbeddedServer:
             name=f"tts-server:{self.port}", daemon=True,
         )
         self._thread.start()
-        threading.Thread(target=_warm_up, name="tts-server-warm-up", daemon=True).start()
+        self._warm_up_thread = threading.Thread(
+            target=_warm_up, args=(engines,), name="tts-server-warm-up", daemon=True
+        )
+        self._warm_up_thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop listening and drop open connections; safe to call twice."""
+        """Stop listening, drop open connections and end the engine workers; safe to call twice."""
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
         httpd.shutdown()
         httpd.server_close()
         httpd.close_connections()
+        if self._warm_up_thread is not None:
+            self._warm_up_thread.join(timeout=30)  # it may be loading espeak: let it finish first
+        httpd.engines.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -172,6 +205,18 @@ def builtin_url() -> str:
         return _builtin.openai_url
 
 
+def stop_builtin() -> None:
+    """Stop this process's server and its engine workers, if :func:`builtin_url` started them.
+
+    A later :func:`builtin_url` starts a new one (on a new port).
+    """
+    global _builtin
+    with _builtin_lock:
+        running, _builtin = _builtin, None
+    if running is not None:
+        running.stop()
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, *, out: TextIO = sys.stdout) -> int:
     """Run the server in the foreground until Ctrl-C (``tts-tui serve``).
 
@@ -185,7 +230,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, out: TextIO = sys.stdout
     except TtsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"tts-tui embedded server (espeak-ng) on {server.base_url}", file=out)
+    workers = default_size()
+    print(
+        f"tts-tui embedded server (espeak-ng, up to {workers} worker{'s' if workers > 1 else ''}) on {server.base_url}",
+        file=out,
+    )
     print(
         f"OpenAI base URL {server.openai_url}: POST /v1/audio/speech, GET /v1/audio/voices; "
         "Ctrl-C stops",

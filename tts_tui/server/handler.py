@@ -50,7 +50,7 @@ class HttpError(Exception):
 
 
 class SpeechHandler(BaseHTTPRequestHandler):
-    """One connection; ``server`` must have ``quiet`` and ``track``/``untrack``."""
+    """One connection; ``server`` must have ``quiet``, ``engines`` (an EnginePool) and ``track``/``untrack``."""
 
     protocol_version = "HTTP/1.1"
     server_version = "tts-tui-espeak/1"
@@ -244,11 +244,12 @@ class SpeechHandler(BaseHTTPRequestHandler):
     # --- speech
 
     def _speak(self, request: SpeechRequest) -> None:
-        stream = SpeechStream(request.text, request.voice, request.speed)
+        engines = self.server.engines  # type: ignore[attr-defined]
+        stream = SpeechStream(request.text, request.voice, request.speed, engines=engines)
         try:
             chunks = iter(stream)
             first = next(chunks, b"")  # waits for the first audio, or the engine's error
-            rate = espeak.sample_rate()  # known now: the engine has started
+            rate = stream.sample_rate or espeak.sample_rate()  # set by now: an engine has spoken
             if request.fmt in encode.STREAMED_FORMATS:
                 self._send_streamed(request, rate, first, chunks)
             else:

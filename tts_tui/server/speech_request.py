@@ -38,6 +38,10 @@ def parse_json_object(body: bytes) -> dict[str, object]:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # The decoder recurses per level; a body of nothing but brackets
+        # exhausts it. No speech request nests more than a couple of levels.
+        raise BadRequest("the request body is nested too deeply: send a flat JSON object") from None
     if not isinstance(value, dict):
         raise BadRequest("the request body must be a JSON object")
     return value
