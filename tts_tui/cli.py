@@ -58,8 +58,8 @@ def build_parser() -> Parser:
     check.add_argument("--json", action="store_true", help="print one JSON object per service")
 
     serve = sub.add_parser("serve", help="run the embedded espeak-ng TTS server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--host", type=listen_host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=port_number, default=8000, help="port, 0 to 65535 (default 8000; 0 picks a free one)")
 
     bench = sub.add_parser("bench", help="send one text N times and print latency percentiles")
     bench.add_argument("-s", "--service", help="service name (default: the first that works)")
@@ -93,6 +93,30 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0..65535 (0: the system picks a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {value}")
+    return value
+
+
+def listen_host(text: str) -> str:
+    """An address to listen on; ``[::1]`` is taken as ``::1``. An empty one is refused:
+    it would listen on every interface while looking like the default."""
+    host = text.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise argparse.ArgumentTypeError("empty; use 127.0.0.1 for this machine only, 0.0.0.0 for every interface")
+    if any(ch.isspace() or not ch.isprintable() for ch in host):
+        raise argparse.ArgumentTypeError(f"not an address or host name: {text!r}")
+    return host
 
 
 def add_har_arguments(parser: argparse.ArgumentParser) -> None:
