@@ -375,3 +375,30 @@ def test_repeated_rendering_uses_the_compiled_cache():
     for _ in range(500):
         assert json.loads(render_body(template, v))["text"] == NASTY * 50
     assert templates._compile.cache_info().hits - before >= 499
+
+
+# -- templates that would cost too much --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "message", "column"),
+    [('{"t": "' + "{{ if text }}" * 120 + "x" + "{{ end }}" * 120 + '"}', "blocks nest more than 40 deep", 528),
+     ('{"t": "{{ ' + "(" * 300 + "text" + ")" * 300 + ' }}"}', "nests more than 40 parentheses", 8),
+     ('{"t": "' + "{{ text }}" * 3000 + '"}', "more than 2,000 tags", 20008)],
+    ids=["120-nested-ifs", "300-parentheses", "3000-tags"],
+)
+def test_a_template_too_deep_or_too_big_is_an_error_at_its_place(template: str, message: str, column: int) -> None:
+    with pytest.raises(TemplateError) as caught:
+        templates.render_body(template, {"text": "hi"})
+    assert message in caught.value.message
+    assert (caught.value.line, caught.value.column) == (1, column)
+
+
+def test_a_megabyte_template_is_refused_at_once() -> None:
+    with pytest.raises(TemplateError, match="at most 262,144"):
+        templates.render_body('{"t": "' + "{{ text }}" * 100_000 + '"}', {"text": "hi"})
+
+
+def test_a_body_nested_past_what_json_can_check_is_an_error() -> None:
+    with pytest.raises(TemplateError, match="nests JSON too deeply"):
+        templates.render_body("[" * 100_000 + "]" * 100_000, {"text": "hi"})

@@ -70,6 +70,14 @@ class Translation:
     pieces: tuple[tuple[int, int, int], ...]
 
 
+
+# Bounds on what a template may cost: Python's compiler and Jinja's recursion
+# give out well past what any request body needs.
+MAX_TEMPLATE_CHARS = 256 * 1024
+MAX_TAGS = 2_000
+MAX_BLOCK_DEPTH = 40
+MAX_EXPR_DEPTH = 40
+
 def position(text: str, offset: int) -> tuple[int, int]:
     """1-based (line, column) of a character offset in text."""
     line = text.count("\n", 0, offset) + 1
@@ -222,8 +230,16 @@ def translate(template: str, kind: str) -> Translation:
         out.append(text)
         out_len += len(text)
 
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(
+            f"the template is {len(template):,} characters long; at most {MAX_TEMPLATE_CHARS:,}",
+            hint="a request body this large is not a template; send the text as {{ text }}",
+        )
     for part, start, end, inner, ltrim, rtrim in _split_tags(template):
         lt, rt = ("-" if ltrim else ""), ("-" if rtrim else "")
+        if part != "text" and len(tags) >= MAX_TAGS:
+            raise error_at(template, start, f"the template holds more than {MAX_TAGS:,} tags",
+                           "rendering it would be slow; move the repetition into a {{ for }} loop")
         if part == "text":
             json_state = _scan_json(inner, json_state)
             in_path = _scan_url(inner, in_path)
@@ -251,6 +267,9 @@ def translate(template: str, kind: str) -> Translation:
             raise error_at(
                 template, start, "empty tag", "put a variable name inside, e.g. {{ text }}"
             )
+        if _paren_depth(expr) > MAX_EXPR_DEPTH:
+            raise error_at(template, start, f"this tag nests more than {MAX_EXPR_DEPTH} parentheses",
+                           "simplify the expression")
         jexpr = translate_expression(expr) if tag_kind in ("output", "if", "elif", "for") else ""
         tags.append(Tag(tag_kind, start, end, expr, jexpr))
         index = len(tags) - 1
@@ -270,6 +289,7 @@ def translate(template: str, kind: str) -> Translation:
                 _check_else(template, start, stack, "else if")
                 json_state = stack[-1][2]
             else:
+                _check_depth(template, start, stack)
                 stack.append(["if", index, json_state, False])
             emit(f"{{%{lt} {tag_kind} {AT}({index}) or ({jexpr}) {rt}%}}", start, index)
         elif tag_kind == "else":
@@ -279,6 +299,7 @@ def translate(template: str, kind: str) -> Translation:
             json_state = stack[-1][2]
             emit(f"{{%{lt} else {rt}%}}", start, index)
         elif tag_kind == "for":
+            _check_depth(template, start, stack)
             stack.append(["for", index, json_state, False])
             emit(f"{{{{{lt} {AT}({index}) }}}}{{% for {jexpr} {rt}%}}", start, index)
         elif tag_kind == "end":
@@ -300,6 +321,23 @@ def translate(template: str, kind: str) -> Translation:
             f"add {{{{ end }}}} where the {stack[-1][0]} block should stop",
         )
     return Translation("".join(out), tuple(tags), json_mode, tuple(pieces))
+
+
+def _check_depth(template: str, start: int, stack: list[list]) -> None:
+    if len(stack) >= MAX_BLOCK_DEPTH:
+        raise error_at(template, start, f"blocks nest more than {MAX_BLOCK_DEPTH} deep here",
+                       "close some {{ if }} / {{ for }} blocks with {{ end }} before opening more")
+
+
+def _paren_depth(expr: str) -> int:
+    depth = deepest = 0
+    for ch in expr:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return deepest
 
 
 def _check_else(template: str, start: int, stack: list[list], word: str) -> None:

@@ -194,6 +194,9 @@ def _compile(template: str, kind: str) -> _Compiled:
         compiled = _ENV.from_string(tree)
     except TemplateSyntaxError as exc:
         raise _syntax_error(template, translation, exc) from None
+    except (RecursionError, SyntaxError, MemoryError):  # Python's own limits, past ours
+        raise TemplateError("the template is nested too deeply to compile",
+                            hint="simplify its blocks and expressions") from None
     referenced = _referenced_names(tree)
     required = meta.find_undeclared_variables(_DropEmptyChecks().visit(tree)) - _BUILTIN_NAMES
     return _Compiled(template, translation, compiled, frozenset(required), referenced)
@@ -331,6 +334,9 @@ def render_body(template: str, variables: Mapping[str, Any]) -> str:
     if rendered.lstrip()[:1] in ("{", "["):
         try:
             json.loads(rendered)
+        except RecursionError:
+            raise TemplateError("the rendered body nests JSON too deeply to check",
+                                hint="no TTS server needs a body this deep; simplify it") from None
         except json.JSONDecodeError as exc:
             raise TemplateError(
                 f"the rendered body is not valid JSON: {exc.msg}",
