@@ -402,3 +402,8 @@ def test_a_megabyte_template_is_refused_at_once() -> None:
 def test_a_body_nested_past_what_json_can_check_is_an_error() -> None:
     with pytest.raises(TemplateError, match="nests JSON too deeply"):
         templates.render_body("[" * 100_000 + "]" * 100_000, {"text": "hi"})
+
+
+def test_a_plain_text_body_speaks_text_that_starts_like_json() -> None:
+    assert templates.render_body("{{ text }}", {"text": "[laughs] hello"}) == "[laughs] hello"
+    assert templates.render_body("{{ text }}", {"text": "{not json"}) == "{not json"

@@ -135,10 +135,8 @@ class HttpType(ServiceType):
             rendered = templates.render_body(service.body, variables)
             body = rendered.encode("utf-8")
             if not any(k.lower() == "content-type" for k in headers):
-                first = rendered.lstrip()[:1]
-                headers["Content-Type"] = (
-                    "application/json" if first in ("{", "[") else "text/plain; charset=utf-8"
-                )
+                json_body = templates.is_json_body(service.body)
+                headers["Content-Type"] = "application/json" if json_body else "text/plain; charset=utf-8"
         return with_secrets(service, PreparedRequest(method=method, url=url, headers=headers, body=body))
 
     def voices_request(self, service: Service) -> PreparedRequest | None:

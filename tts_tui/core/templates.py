@@ -326,12 +326,14 @@ def render_body(template: str, variables: Mapping[str, Any]) -> str:
 
     A body whose first literal character is `{` or `[` is JSON: `{{ x }}` inside
     a JSON string inserts x JSON-escaped (no quotes added), elsewhere it inserts
-    json.dumps(x). `x | string.escape` is never escaped twice. A rendered body
-    starting with `{` or `[` must parse as JSON, else TemplateError whose line
-    and column are in the rendered body. Other bodies render as plain text.
+    json.dumps(x). `x | string.escape` is never escaped twice. A JSON body must
+    render as valid JSON, else TemplateError whose line and column are in the
+    rendered body. Other bodies render as plain text, whatever the text is.
     """
     rendered = _render(template, "body", variables)
-    if rendered.lstrip()[:1] in ("{", "["):
+    # JSON or not is the template's own shape, not the text's: a plain body
+    # `{{ text }}` may speak "[laughs] hello"
+    if _compile(template, "body").translation.json_mode:
         try:
             json.loads(rendered)
         except RecursionError:
@@ -346,6 +348,11 @@ def render_body(template: str, variables: Mapping[str, Any]) -> str:
                 column=exc.colno,
             ) from None
     return rendered
+
+
+def is_json_body(template: str) -> bool:
+    """True when a body template is JSON (its first literal character is `{` or `[`)."""
+    return _compile(template, "body").translation.json_mode
 
 
 def render_text(template: str, variables: Mapping[str, Any]) -> str:
