@@ -88,23 +88,144 @@ def test_syntax_error_gives_line_column_and_a_fix(write_config):
     assert "will not overwrite" in info.value.hint
 
 
+GOOD = '[[services]]\nname = "before"\nurl = "builtin"\n\n'
+AFTER = '\n[[services]]\nname = "after"\nurl = "builtin"\n'
+
+
+def value_at(text: str, line: int, column: int) -> str:
+    """What the file holds from (line, column) to the end of that line."""
+    return text.splitlines()[line - 1][column - 1 :]
+
+
 @pytest.mark.parametrize(
-    "snippet, line, words",
+    "block, words, points_at",
     [
-        ('name = "a"\ntype = "grpc"', 3, "unknown type 'grpc'"),
-        ('name = "a"\nspeed = "fast"', 3, "speed must be a number"),
-        ('name = "a"\nformat = "ogg"', 3, "unknown format 'ogg'"),
-        ('name = "a"\nheaders = { X = 1 }', 3, "headers.X must be a string"),
-        ('name = "a"\nresponse = "xml"', 3, "unknown response mode"),
-        ('type = "http"', 1, "has no name"),
+        ('type = "grpc"', "services[1].type: unknown type 'grpc'", '"grpc"'),
+        ('speed = "fast"', "services[1].speed must be a number, not a string", '"fast"'),
+        ("speed = nan", "services[1].speed must be a number above 0, not nan", "nan"),
+        ('format = "ogg"', "services[1].format: unknown format 'ogg'", '"ogg"'),
+        ("headers = { X = 1 }", "services[1].headers.X must be a string", "1 }"),
+        ('response = "xml"', "services[1].response: unknown response mode 'xml'", '"xml"'),
+        ("timeout = -1", "services[1].timeout must be a number above 0, not -1", "-1"),
+        ("timeout = 0", "services[1].timeout must be a number above 0, not 0", "0"),
+        ("timeout = nan", "services[1].timeout must be a number above 0, not nan", "nan"),
+        ("timeout = inf", "services[1].timeout must be a number above 0, not inf", "inf"),
+        ('timeout = "60"', "services[1].timeout must be a number, not a string", '"60"'),
+        ('pcm = "24000"', "services[1].pcm must be a table", '"24000"'),
+        ("pcm = { rate = 0, channels = 0 }", "services[1].pcm.rate must be from 1 to 768000, not 0", "0, channels"),
+        ("pcm = { rate = 24000, channels = 0 }", "services[1].pcm.channels must be from 1 to 32, not 0", "0 }"),
+        ("pcm = { channels = 33 }", "services[1].pcm.channels must be from 1 to 32, not 33", "33 }"),
+        ("pcm.rate = 768001", "services[1].pcm.rate must be from 1 to 768000, not 768001", "768001"),
+        ('pcm = { rate = "fast" }', "services[1].pcm.rate must be a number", '"fast" }'),
+        ("[services.pcm]\nrate = 24000\nchannels = -2", "services[1].pcm.channels must be from 1 to 32, not -2", "-2"),
+        ('[services.voices]\nurl = 5', "services[1].voices.url must be a string", "5"),
     ],
 )
-def test_wrong_values_point_at_their_line(write_config, snippet, line, words):
+def test_a_bad_value_breaks_only_its_own_service(write_config, block, words, points_at):
+    text = GOOD + '[[services]]\nname = "bad"\nurl = "builtin"\n' + block + "\n" + AFTER
+    loaded = config.load(write_config(text))
+    before, bad, after = loaded.services
+    assert [s.name for s in loaded.services] == ["before", "bad", "after"]
+    assert before.problem is None and after.problem is None
+    assert bad.problem is not None and bad.problem.message.startswith(words)
+    assert bad.problem.hint
+    assert value_at(text, bad.problem.line, bad.problem.column).startswith(points_at)
+    assert bad.format in config.FORMATS and bad.timeout > 0, "the bad value itself is not used"
+
+
+def test_the_position_is_found_around_body_templates_and_other_tables(write_config):
+    # A body line that looks like a key, and a params key named like a service key.
+    text = (
+        '[[services]]\nname = "a"\ntype = "http"\nbody = """\n'
+        'format = "not this one"\n[services.pcm]\n"""\n'
+        '[services.params]\nformat = "nor this one"\n'
+        '[services.pcm]\nrate = 0\n'
+        '[ui]\ntext = "x"\n'
+    )
+    problem = config.parse(text).services[0].problem
+    assert problem.message.startswith("services[0].pcm.rate")
+    assert (problem.line, problem.column) == (11, 8)
+
+
+def test_only_the_first_bad_value_is_reported_and_the_good_ones_load(write_config):
+    text = '[[services]]\nname = "a"\nvoice = "v1"\nformat = "ogg"\ntimeout = -1\nspeed = 2\n'
+    service = config.load(write_config(text)).services[0]
+    assert "format" in service.problem.message and service.problem.line == 4
+    assert (service.voice, service.speed, service.format, service.timeout) == ("v1", 2.0, "wav", 60.0)
+
+
+def test_values_at_the_edges_of_their_ranges_are_fine(write_config):
+    text = (
+        '[[services]]\nname = "low"\npcm = { rate = 1, channels = 1 }\ntimeout = 0.001\n'
+        '[[services]]\nname = "high"\npcm = { rate = 768000, channels = 32 }\ntimeout = 1e9\n'
+    )
+    loaded = config.load(write_config(text))
+    assert [s.problem for s in loaded.services] == [None, None]
+    assert loaded.services[1].pcm.rate == 768000 and loaded.services[1].pcm.channels == 32
+
+
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ('[[services]]\ntype = "http"\n', 1, "has no name"),
+        ('[[services]]\nname = 3\n', 1, "has no name"),
+        ('[ui]\ntheme = 3\n[[services]]\nname = "a"\n', 2, "ui.theme must be a string"),
+        ('[audio]\nsave_dir = 1\n[[services]]\nname = "a"\n', 2, "audio.save_dir must be a string"),
+        ('ui = 3\n[[services]]\nname = "a"\n', None, "`ui` must be a table"),
+        ('services = 3\n', None, "must be a list"),
+    ],
+)
+def test_errors_outside_a_service_still_stop_the_whole_file(write_config, text, line, words):
     with pytest.raises(ConfigError) as info:
-        config.load(write_config("[[services]]\n" + snippet + "\n"))
+        config.load(write_config(text))
     assert words in info.value.message
-    assert info.value.line == line
-    assert info.value.hint
+    if line is not None:
+        assert info.value.line == line
+
+
+def test_a_key_named_problem_is_not_a_field(write_config):
+    loaded = config.load(write_config('[[services]]\nname = "a"\nproblem = "x"\n'))
+    assert loaded.services[0].problem is None
+    assert any("unknown key 'problem'" in w for w in loaded.warnings)
+
+
+def test_the_first_working_service_is_the_default_and_a_broken_one_refuses(write_config):
+    path = write_config('[[services]]\nname = "bad"\nformat = "ogg"\n[[services]]\nname = "good"\n')
+    loaded = config.load(path)
+    assert config.working_service(loaded).name == "good"
+    assert config.working_service(loaded, "good").name == "good"
+    with pytest.raises(ConfigError) as info:
+        config.working_service(loaded, "bad")
+    assert str(info.value) == (
+        "config.toml line 3, column 10: services[0].format: unknown format 'ogg'; "
+        "use one of mp3, opus, aac, flac, wav, pcm"
+    )
+    with pytest.raises(ConfigError, match="no service named 'nope'"):
+        config.working_service(loaded, "nope")
+
+
+def test_with_every_service_broken_the_default_names_the_first_problem(write_config):
+    path = write_config('[[services]]\nname = "a"\ntimeout = -1\n[[services]]\nname = "b"\ntype = "x"\n')
+    with pytest.raises(ConfigError) as info:
+        config.working_service(config.load(path))
+    assert str(info.value).startswith("no service works: config.toml line 3, column 11: services[0].timeout")
+
+
+def test_an_edit_that_would_break_a_service_is_named(write_config):
+    assert config.edit_problem("a", ("voice",), "x") is None
+    assert config.edit_problem("a", ("pcm", "rate"), 16000) is None
+    assert "pcm.rate must be from 1 to 768000" in config.edit_problem("a", ("pcm", "rate"), 0).message
+    assert config.edit_problem("a", ("format",), "ogg").message == "format: unknown format 'ogg'"
+    assert config.service_problem({"name": "n", "timeout": float("nan")}) is not None
+
+
+def test_a_broken_service_is_written_back_exactly_as_the_user_wrote_it(write_config):
+    bad = '[[services]]\nname = "bad"   # mine\nformat = "ogg"\npcm = { rate = 0, channels = 0 }\ntimeout = nan\n'
+    path = write_config(USER_FILE + "\n" + bad)
+    apply_changes(path, [(("services", "kokoro", "voice"), "af_sky"), (("services", "bad", "voice"), "v")])
+    text = path.read_text()
+    assert text == USER_FILE.replace('"af_bella"', '"af_sky"') + "\n" + bad + 'voice = "v"\n'
+    assert config.load(path).service("bad").problem.line == text.splitlines().index('format = "ogg"') + 1
 
 
 def test_duplicate_names_are_refused(write_config):

@@ -231,11 +231,13 @@ def test_a_file_that_stops_parsing_keeps_the_last_good_state_and_is_not_written(
     assert sync.config.service("kokoro").voice == "af_fixed"
 
 
-def test_a_wrong_value_in_the_file_is_a_file_error_with_its_line(sync, path):
+def test_a_wrong_value_in_the_file_breaks_only_its_service(sync, path):
     rewrite(path, USER_FILE.replace('type = "http"', 'type = "grpc"'))
-    assert sync.tick() == {"error"}
-    assert "unknown type 'grpc'" in sync.file_error.message and sync.file_error.line == 20
+    assert sync.tick() == {"file"} and sync.file_error is None
+    xtts = sync.config.service("xtts")
+    assert "unknown type 'grpc'" in xtts.problem.message and (xtts.problem.line, xtts.problem.column) == (20, 8)
     assert [s.name for s in sync.config.services] == ["kokoro", "xtts"]
+    assert sync.config.service("kokoro").problem is None
 
 
 def test_a_file_broken_since_the_last_tick_is_rechecked_before_writing(sync, path):

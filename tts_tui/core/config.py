@@ -7,6 +7,7 @@ the user wrote survives, and only changed values change.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -29,7 +30,7 @@ from tts_tui.core.model import (
 ENV_VAR = "TTS_TUI_CONFIG"
 DEFAULT_TEMPLATE = Path(__file__).with_name("default_config.toml")
 
-_SERVICE_FIELDS = {f.name: f for f in fields(Service)}
+_SERVICE_FIELDS = {f.name: f for f in fields(Service) if f.name != "problem"}  # not a key of the file
 _TABLE_FIELDS = {"pcm": PcmSpec, "voices": VoicesSpec}
 _LITERAL_SECRET_KEYS = ("api_key",)
 
@@ -116,11 +117,22 @@ def parse_toml(text: str) -> dict[str, Any]:
 
 
 class Validator:
-    """Turns parsed TOML into model objects, pointing errors at their line."""
+    """Turns parsed TOML into model objects, pointing errors at their line.
+
+    Errors outside services, a service without a name and two services with
+    one name raise ConfigError: the whole file is refused. A bad value inside
+    one [[services]] block does not: that service loads with `problem` set
+    (see `service`) and every other service works.
+    """
 
     def __init__(self, text: str) -> None:
+        """`text` is the file the data came from (or "" when there is none):
+        it gives errors their line and column."""
+        self.text = text
         self.lines = text.splitlines()
         self.warnings: list[str] = []
+        self._file_names: list[Any] | None = None  # the text's service names, read on demand
+        self._in_string: list[bool] | None = None
 
     def config(self, data: dict[str, Any]) -> Config:
         ui = data.get("ui", {})
@@ -158,7 +170,16 @@ class Validator:
         config.warnings = self.warnings
         return config
 
-    def service(self, table: Any, index: int) -> Service:
+    def service(self, table: Any, index: int, *, label: str | None = None) -> Service:
+        """The index-th [[services]] table as a Service.
+
+        Raises ConfigError only when the entry is not a table or has no name.
+        A value the service cannot use (wrong type, unknown type, format or
+        response, out of range) leaves its field at the default and sets
+        `problem` to the first such value's error, with the line and column of
+        that value in the text. Its message starts with `label` (by default
+        "services[N]", N counting blocks in the file from 0) and the key.
+        """
         if not isinstance(table, dict):
             raise self.error("each [[services]] entry must be a table", "services", index)
         name = table.get("name")
@@ -166,15 +187,8 @@ class Validator:
             raise self.error(
                 "a service has no name", "[[services]]", index, hint='add name = "..." to the block'
             )
-        kind = table.get("type", "openai")
-        if kind not in SERVICE_TYPES:
-            raise self.error(
-                f"service {name!r} has unknown type {kind!r}",
-                "type",
-                index,
-                hint='use type = "openai" or type = "http"',
-            )
         values: dict[str, Any] = {}
+        problem: ConfigError | None = None
         for key, raw in table.items():
             spec = _SERVICE_FIELDS.get(key)
             if spec is None:
@@ -182,25 +196,16 @@ class Validator:
                 where = f" (line {line})" if line else ""
                 self.warnings.append(f"service {name!r}: unknown key {key!r} ignored{where}")
                 continue
-            if key in _TABLE_FIELDS:
-                values[key] = self.subtable(raw, key, _TABLE_FIELDS[key], index)
-                continue
-            values[key] = self.coerce(raw, key, _default(spec), index, name)
+            try:
+                if key in _TABLE_FIELDS:
+                    values[key] = self.subtable(raw, key, _TABLE_FIELDS[key])
+                else:
+                    values[key] = self.field(raw, key, _default(spec))
+            except _BadValue as bad:
+                if problem is None:
+                    problem = self.problem(bad, name, index, label)
         service = Service(**values)
-        if service.format not in FORMATS:
-            raise self.error(
-                f"service {name!r} has unknown format {service.format!r}",
-                "format",
-                index,
-                hint="use one of " + ", ".join(FORMATS),
-            )
-        if not (service.response == "body" or re.fullmatch(r"(json|url):.+", service.response)):
-            raise self.error(
-                f"service {name!r} has an unknown response mode {service.response!r}",
-                "response",
-                index,
-                hint='use "body", "json:PATH" or "url:PATH"',
-            )
+        service.problem = problem
         for key in _LITERAL_SECRET_KEYS:
             value = getattr(service, key)
             if value and not value.startswith("$"):
@@ -210,7 +215,17 @@ class Validator:
                 )
         return service
 
-    def coerce(self, raw: Any, key: str, default: Any, index: int, name: str) -> Any:
+    def problem(self, bad: _BadValue, name: str, index: int, label: str | None) -> ConfigError:
+        """`bad` as the error of the service `name`, placed in the text."""
+        block = self.block_of(name)  # only now: it parses the text again
+        if label is None:
+            label = f"services[{index if block is None else block}]"
+        line, column = self.position(bad.path, block)
+        message = f"{label}.{bad.message}" if label else bad.message
+        return ConfigError(message, hint=bad.hint, line=line, column=column)
+
+    def field(self, raw: Any, key: str, default: Any) -> Any:
+        """One service value, checked where it enters; raises _BadValue."""
         if isinstance(default, bool):
             expected: tuple[type, ...] = (bool,)
         elif isinstance(default, float):
@@ -222,26 +237,36 @@ class Validator:
         else:  # dict fields (extra, headers, query, params)
             expected = (dict,)
         if isinstance(raw, bool) and bool not in expected or not isinstance(raw, expected):
-            raise self.error(
-                f"service {name!r}: {key} must be {_type_name(expected)}, not {_type_name((type(raw),))}",
-                key,
-                index,
-                hint=f"e.g. {key} = {_example(default)}",
+            raise _BadValue(
+                (key,),
+                f"{key} must be {_type_name(expected)}, not {_type_name((type(raw),))}",
+                f"e.g. {key} = {_example(default)}",
             )
         if key in ("headers", "query"):
             for k, v in raw.items():
                 if not isinstance(v, str):
-                    raise self.error(
-                        f"service {name!r}: {key}.{k} must be a string", key, index,
-                        hint=f'write {k} = "{v}"',
-                    )
+                    raise _BadValue((key, k), f"{key}.{k} must be a string", f'write {k} = "..."')  # not the value: it may be a key
+        if key == "type" and raw not in SERVICE_TYPES:
+            raise _BadValue((key,), f"type: unknown type {raw!r}", 'use type = "openai" or type = "http"')
+        if key == "format" and raw not in FORMATS:
+            raise _BadValue((key,), f"format: unknown format {raw!r}", "use one of " + ", ".join(FORMATS))
+        if key == "response" and not (raw == "body" or re.fullmatch(r"(json|url):.+", raw)):
+            raise _BadValue((key,), f"response: unknown response mode {raw!r}", 'use "body", "json:PATH" or "url:PATH"')
+        if key in ("timeout", "speed") and not (math.isfinite(raw) and raw > 0):
+            # nan and inf cannot go into a JSON body, and no timer runs for 0 or less
+            raise _BadValue(
+                (key,),
+                f"{key} must be a number above 0, not {_toml_number(raw)}",
+                f"e.g. {key} = {_example(default)}",
+            )
         if isinstance(default, float):
             return float(raw)
         return raw
 
-    def subtable(self, raw: Any, key: str, cls: type, index: int) -> Any:
+    def subtable(self, raw: Any, key: str, cls: type) -> Any:
+        """A [services.KEY] table (pcm, voices), checked where it enters; raises _BadValue."""
         if not isinstance(raw, dict):
-            raise self.error(f"{key} must be a table", key, index, hint=f"e.g. [services.{key}]")
+            raise _BadValue((key,), f"{key} must be a table", f"e.g. [services.{key}]")
         known = {f.name: f for f in fields(cls)}
         kwargs = {}
         for k, v in raw.items():
@@ -250,7 +275,14 @@ class Validator:
                 continue
             default = known[k].default
             if not isinstance(v, type(default)) or isinstance(v, bool) != isinstance(default, bool):
-                raise self.error(f"{key}.{k} must be {_type_name((type(default),))}", k, index)
+                raise _BadValue(
+                    (key, k), f"{key}.{k} must be {_type_name((type(default),))}", f"e.g. {k} = {_example(default)}"
+                )
+            bounds = _RANGES.get((key, k))
+            if bounds and not bounds[0] <= v <= bounds[1]:
+                raise _BadValue(
+                    (key, k), f"{key}.{k} must be from {bounds[0]} to {bounds[1]}, not {v}", f"e.g. {k} = {default}"
+                )
             kwargs[k] = v
         return cls(**kwargs)
 
@@ -293,6 +325,133 @@ class Validator:
         if index is not None and start < len(self.lines) and self.lines[start].strip().startswith("[["):
             return start + 1
         return None
+
+    # --- where a service's value is in the text ------------------------------
+
+    def block_of(self, name: str) -> int | None:
+        """Which [[services]] block of the text holds the service `name`.
+
+        Matched by name because the data need not be the text's own (the sync
+        validates the UI's state against the file); None when the text has no
+        such service. The text is parsed only the first time this is asked.
+        """
+        if self._file_names is None:
+            self._file_names = []
+            if self.text.strip():
+                try:
+                    services = tomllib.loads(self.text).get("services", [])
+                except tomllib.TOMLDecodeError:
+                    services = []
+                if isinstance(services, list):
+                    self._file_names = [t.get("name") if isinstance(t, dict) else None for t in services]
+        return self._file_names.index(name) if name in self._file_names else None
+
+    def position(self, path: tuple[str, ...], block: int | None) -> tuple[int | None, int | None]:
+        """1-based line and column of the value at `path` in the block-th [[services]] block.
+
+        `path` is a key (`format`) or a key in a table (`pcm`, `rate`), written
+        inline, dotted or as a [services.pcm] table. Falls back to the table's
+        line, then to the block's header; (None, None) when the text has no
+        such block.
+        """
+        span = self._block_span(block)
+        if span is None:
+            return None, None
+        start, end = span
+        key, sub = path[0], (path[1] if len(path) > 1 else None)
+        own = _assignment(key)
+        dotted = _assignment(f"{key}.{sub}") if sub else None
+        in_inline = re.compile(rf"[{{,]\s*\"?{re.escape(sub)}\"?\s*=\s*") if sub else None
+        in_table = _assignment(sub) if sub else None
+        header = re.compile(rf"^\s*\[\s*\"?services\"?\s*\.\s*\"?{re.escape(key)}\"?\s*\]")
+        section: str | None = None  # None: the block's own keys; "key": inside [services.key]; "": another table
+        table_line: int | None = None
+        for i in range(start + 1, end):
+            if self._in_multiline_string(i):
+                continue
+            line = self.lines[i]
+            if line.lstrip().startswith("["):
+                section = key if header.match(line) else ""
+                if section:
+                    table_line = i
+                continue
+            if section == key and in_table and (m := in_table.match(line)):
+                return i + 1, m.end() + 1
+            if section is not None:
+                continue
+            if dotted and (m := dotted.match(line)):
+                return i + 1, m.end() + 1
+            if m := own.match(line):
+                if in_inline and (found := in_inline.search(line, m.end())):
+                    return i + 1, found.end() + 1
+                return i + 1, m.end() + 1
+        return (table_line if table_line is not None else start) + 1, 1
+
+    def _block_span(self, block: int | None) -> tuple[int, int] | None:
+        """Lines [start, end) of the block-th [[services]] block (start is its header)."""
+        if block is None:
+            return None
+        headers: list[int] = []
+        ends: list[int] = []
+        for i, line in enumerate(self.lines):
+            if self._in_multiline_string(i) or not line.lstrip().startswith("["):
+                continue
+            if _SERVICES_HEADER.match(line):
+                if len(headers) > len(ends):
+                    ends.append(i)
+                headers.append(i)
+            elif not _SERVICES_SUBTABLE.match(line) and len(headers) > len(ends):
+                ends.append(i)  # [ui], [audio]... after the services
+        if block >= len(headers):
+            return None
+        return headers[block], ends[block] if block < len(ends) else len(self.lines)
+
+    def _in_multiline_string(self, i: int) -> bool:
+        """True when line i starts inside a multi-line string (a body template, say)."""
+        if self._in_string is None:
+            inside: str | None = None
+            flags = []
+            for line in self.lines:
+                flags.append(inside is not None)
+                for quote in _MULTILINE_QUOTES.findall(line):
+                    if inside is None:
+                        inside = quote
+                    elif quote == inside:
+                        inside = None
+            self._in_string = flags
+        return self._in_string[i]
+
+
+class _BadValue(Exception):
+    """A value its service cannot use: the key path, why, and how to fix it."""
+
+    def __init__(self, path: tuple[str, ...], message: str, hint: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+        self.hint = hint
+
+
+# Checked where the value enters, so nothing later opens a device at 0 Hz or
+# with 0 channels.
+_RANGES = {("pcm", "rate"): (1, 768_000), ("pcm", "channels"): (1, 32)}
+_SERVICES_HEADER = re.compile(r"^\s*\[\[\s*\"?services\"?\s*\]\]")
+_SERVICES_SUBTABLE = re.compile(r"^\s*\[\s*\"?services\"?\s*\.")
+_MULTILINE_QUOTES = re.compile("'''|\"\"\"")
+
+
+def _assignment(dotted_key: str) -> re.Pattern[str]:
+    """`key = ` (or `a.b = `) at the start of a line; a match ends where the value starts."""
+    parts = [rf"\"?{re.escape(part)}\"?" for part in dotted_key.split(".")]
+    return re.compile(r"^\s*" + r"\s*\.\s*".join(parts) + r"\s*=\s*")
+
+
+def _toml_number(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)
 
 
 def _default(spec: Any) -> Any:
@@ -351,3 +510,60 @@ def has_literal_secret(config: Config) -> bool:
         for s in config.services
         for key in _LITERAL_SECRET_KEYS
     )
+
+
+# --- broken services ----------------------------------------------------------
+
+
+def refusal(service: Service, path: Path | None) -> ConfigError | None:
+    """The one-line error a broken service refuses to work with, else None.
+
+    "config.toml line 12, column 10: services[1].format: unknown format 'ogg'",
+    then the hint: where first, as the CLI prints every config error. (The
+    TUI, with one file open, shows `service.problem` itself: the reason first.)
+    """
+    problem = service.problem
+    if problem is None:
+        return None
+    where = " ".join(part for part in ((path.name if path else "config"), problem.where) if part)
+    return ConfigError(f"{where}: {problem.message}", hint=problem.hint)
+
+
+def working_service(config: Config, name: str | None = None) -> Service:
+    """The named service, or the first one that works when `name` is None.
+
+    Raises ConfigError when there is none, the name is unknown, or the service
+    is broken (its `refusal`).
+    """
+    if name is None:
+        working = [s for s in config.services if s.problem is None]
+        if not working and config.services:
+            error = refusal(config.services[0], config.path)
+            assert error is not None
+            error.message = f"no service works: {error.message}"
+            raise error
+        name = working[0].name if working else None
+    service = config.service(name)
+    error = refusal(service, config.path)
+    if error is not None:
+        raise error
+    return service
+
+
+def edit_problem(service: str, keypath: tuple[str, ...], value: Any) -> ConfigError | None:
+    """Why setting `keypath` of a service to `value` would break it, else None.
+
+    For edits made in the UI, which are refused rather than written; a value
+    that arrives in the file instead marks its service broken (see Validator).
+    """
+    table: dict[str, Any] = {"name": service}
+    node = table
+    for key in keypath[:-1]:
+        node = node.setdefault(key, {})
+    node[keypath[-1]] = value
+    return service_problem(table)
+
+
+def service_problem(table: dict[str, Any]) -> ConfigError | None:
+    """Why a new [[services]] table (with a name) would be broken, else None."""
+    return Validator("").service(table, 0, label="").problem

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tts_tui.core.errors import ConfigError
 
 SERVICE_TYPES = ("openai", "http")
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -58,6 +61,10 @@ class Service:
     pcm: PcmSpec | None = None
     params: dict[str, Any] = field(default_factory=dict)
     voices: VoicesSpec | None = None
+    # Set when the service's block holds a value it cannot use (the first one,
+    # with its line and column); such a service loads but refuses to speak.
+    # Its fields then hold defaults in place of the bad values: the file keeps them.
+    problem: ConfigError | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_builtin(self) -> bool:

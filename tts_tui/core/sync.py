@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tts_tui.core.config import Validator, parse_toml
+from tts_tui.core.config import Validator, edit_problem, parse_toml, service_problem
 from tts_tui.core.config_merge import Conflict, Snapshot, flat_service, merge, pending_changes
 from tts_tui.core.config_writer import DELETE, Change, KeyPath, atomic_write, edit_text
 from tts_tui.core.errors import ConfigError
@@ -131,6 +131,10 @@ class ConfigSync:
                 return
             if keypath[1] not in self.mine.services:
                 raise ConfigError(f"no service named {keypath[1]!r}")
+            # A bad value from the file only breaks its service; from the UI it is refused.
+            problem = None if value is DELETE else edit_problem(keypath[1], keypath[2:], value)
+            if problem is not None:
+                raise problem
         candidate = self.mine.with_value(keypath, value)
         if not candidate.same_as(self.mine):
             self._commit(candidate, urgent=False, changes={EDIT})
@@ -142,6 +146,9 @@ class ConfigSync:
             raise ConfigError("a service needs a name", hint='give it name = "..."')
         if name in self.mine.services:
             raise ConfigError(f"a service named {name!r} already exists", hint="choose another name")
+        problem = service_problem(table)
+        if problem is not None:
+            raise problem
         candidate = self.mine.copy()
         candidate.services[name] = flat_service(table)
         self._commit(candidate, urgent=True, changes={EDIT})
@@ -372,7 +379,8 @@ class ConfigSync:
             raise ConfigError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def _build(self, snapshot: Snapshot) -> Config:
-        config = Validator("").config(snapshot.data())
+        # The file's text places a broken service's problem at its line and column.
+        config = Validator(self._text).config(snapshot.data())
         config.path = self.path
         config.warnings = list(self._warnings)  # the file's, which carry line numbers
         return config

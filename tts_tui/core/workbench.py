@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.errors import TtsError
+from tts_tui.core.errors import ConfigError, TtsError
 from tts_tui.core.exchange import Exchange, PreparedRequest
 from tts_tui.core.model import Config, Service
 from tts_tui.core.stats import StatsBook
@@ -101,7 +101,8 @@ class Workbench:
     def _ensure_selection(self) -> None:
         names = [s.name for s in self.config.services]
         if self.selected not in names:
-            self.selected = names[0] if names else None
+            working = [s.name for s in self.config.services if s.problem is None]
+            self.selected = (working or names or [None])[0]
 
     def set_text(self, text: str) -> None:
         if text != self.config.ui.text:
@@ -233,7 +234,9 @@ class Workbench:
     async def fetch_voices(self, name: str | None = None) -> list[Voice]:
         from tts_tui.core.voices import list_voices
 
-        service = self._require_service(name)
+        service = self._require_service(name, broken_ok=True)
+        if service.problem is not None:
+            return []  # refused without a request: the Services pane says why
         try:
             voices = await list_voices(service, client=self.client)
         except TtsError:
@@ -245,7 +248,11 @@ class Workbench:
     async def check(self, name: str | None = None) -> bool:
         from tts_tui.core.speech import check
 
-        service = self._require_service(name)
+        service = self._require_service(name, broken_ok=True)
+        if service.problem is not None:  # refused without a request; the Services pane says why
+            self.health[service.name] = False
+            self._emit({"health"})
+            return False
         self.health[service.name] = None
         result = await check(service, client=self.client)
         if result.exchange is not None:
@@ -255,12 +262,20 @@ class Workbench:
         self._emit({"health"})
         return result.ok
 
-    def _require_service(self, name: str | None = None) -> Service:
-        if name is not None:
-            return self.config.service(name)
-        service = self.service
+    def _require_service(self, name: str | None = None, *, broken_ok: bool = False) -> Service:
+        """The named (else the selected) service; raises TtsError when there is
+        none, and ConfigError when it is broken (unless `broken_ok`).
+
+        That error reads "services[1].format: unknown format 'ogg' (line 12,
+        column 10); use one of ...": the reason first, as the one-line status
+        shows it, and the position the Services pane shows too.
+        """
+        service = self.config.service(name) if name is not None else self.service
         if service is None:
             raise TtsError("no service is selected", hint="add one to the config")
+        problem = service.problem
+        if problem is not None and not broken_ok:
+            raise ConfigError(problem.message, hint=problem.hint, line=problem.line, column=problem.column)
         return service
 
     # --- playback ----------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from rich.console import Group
+from rich.padding import Padding
 from rich.text import Text
 from textual import on, work
 from textual.binding import Binding
@@ -10,7 +14,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from tts_tui.core.errors import TtsError
+from tts_tui.core.errors import ConfigError, TtsError
 from tts_tui.core.model import Service
 from tts_tui.core.workbench import Workbench
 
@@ -24,6 +28,15 @@ def sparkline(values: list[float], width: int = 8) -> str:
         return ""
     top = max(values) or 1.0
     return "".join(SPARK[min(len(SPARK) - 1, int(v / top * (len(SPARK) - 1)))] for v in values)
+
+
+def problem_lines(problem: ConfigError) -> Text:
+    """A broken service's error as the pane shows it under its name:
+    "line 12, column 10: format: unknown format 'ogg'" (the row already
+    names the service, so the message's services[N] prefix goes)."""
+    message = re.sub(r"^services\[\d+\]\.", "", problem.message)
+    where = f"{problem.where}: " if problem.where else ""
+    return Text(f"{where}{message}", style="red")
 
 
 def health_dot(state: bool | None, known: bool) -> Text:
@@ -72,18 +85,22 @@ class ServicesPane(Vertical):
         names = [s.name for s in services]
         options = []
         for service in services:
+            problem = service.problem
             prompt = Text.assemble(
-                health_dot(health.get(service.name), service.name in health),
+                Text("✗", style="bold red") if problem else health_dot(health.get(service.name), service.name in health),
                 " ",
                 (service.name, "bold"),
                 "\n  ",
-                (service.type, "dim"),
+                ("does not work:", "red") if problem else (service.type, "dim"),
             )
             times = latency.get(service.name, [])
             if times:
                 prompt.append(f" {times[-1]:.0f} ms ", style="")
                 prompt.append(sparkline(times), style="cyan")
-            options.append(Option(prompt, id=service.name))
+            if problem is not None:  # the error wraps under the name, indented like the type
+                options.append(Option(Group(prompt, Padding(problem_lines(problem), (0, 0, 0, 2))), id=service.name))
+            else:
+                options.append(Option(prompt, id=service.name))
         with option_list.prevent(OptionList.OptionHighlighted):
             option_list.clear_options()
             option_list.add_options(options)
@@ -122,9 +139,9 @@ class ServicesPane(Vertical):
         wb = self.workbench
         if wb.service is None:
             return
-        from dataclasses import asdict
-
-        table = {k: v for k, v in asdict(wb.service).items() if v not in (None, {}, "")}
+        # The block as written (not the loaded Service): its spelling, and no
+        # defaults standing in for a broken service's values.
+        table = dict(wb.sync.mine.shown(("services", wb.service.name)))
         table["name"] = wb.unique_name(f"{wb.service.name}-copy")
         self._add(table)
 
