@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ from tts_tui.ui.log_pane import LogPane
 from tts_tui.ui.playback_bar import PlaybackBar
 from tts_tui.ui.request_pane import FieldEdited, FieldInvalid, RequestPane, RequestTabs, TextEdited
 from tts_tui.ui.services_pane import ServicesPane
+from tts_tui.ui.terminal_watch import watch_terminal
 
 if TYPE_CHECKING:
     from tts_tui.core.audio import Audio
@@ -94,6 +96,7 @@ class TtsApp(App[int]):
         wb.subscribe(self._model_changed)
         self._refresh_all()
         self.log_pane.show()
+        watch_terminal(self, self._terminal_lost)
         self.set_interval(TICK_S, self._tick)
         self.set_interval(0.1, self._refresh_playback)
         # The heavy imports and the server start compete for the GIL: they wait
@@ -448,6 +451,13 @@ class TtsApp(App[int]):
         finally:
             self._showing_conflict = False
         self._refresh_request()
+
+    def _terminal_lost(self) -> None:
+        """The terminal hung up: save what can be saved, then go."""
+        with contextlib.suppress(Exception):  # nobody is left to read an error
+            self.workbench.set_text(self.request_pane.query_one("#text", TextArea).text)
+            self.workbench.sync.flush()
+        self.exit(129)
 
     async def action_quit(self) -> None:
         # A keystroke's message may still be on its way up: take the text as shown.
