@@ -1000,3 +1000,102 @@ def _r_echo__key(self: FaultServer, req: RecordedRequest, sock: socket.socket) -
 
 FaultServer._r_echo__key__audio__speech = _r_echo__key  # the same, as an OpenAI base URL's /audio/speech
 FaultServer._r_echo__audio__speech = FaultServer._r_echo  # /echo as an OpenAI base URL
+
+
+# ---- long texts and batches: servers whose answer grows with the text (issue 12) -------------------
+#
+# Each takes an OpenAI speech body ({"input": ...}), an http body ({"text": ...}) or
+# plain text, and speaks a tone lasting len(text) * k seconds (k = 0.01 by default,
+# at least 0.05 s), as a 24 kHz WAV.
+#   /limit/audio/speech?max=N        413 with OpenAI's error JSON past N characters
+#   /slow-first/audio/speech?delay_ms=   only the first request to it on this server waits
+#   /one-in/audio/speech?n=N         every N-th request to it (N-th, 2N-th...) answers 500 JSON
+#   /paced/audio/speech?speedup=5&stream=0|1   synthesises at `speedup` times real time:
+#                                    stream=0 answers after len*k/speedup seconds (a
+#                                    whole-file server); stream=1 sends the WAV in pieces
+#                                    as they would be made (a streaming server)
+# `srv.texts` lists the text of every request these routes received, in order.
+
+
+def _spoken_text(req: RecordedRequest) -> str:
+    """The text a request carries, whatever body shape it came in."""
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError:
+        return req.body.decode("utf-8", "replace")
+    if isinstance(body, dict):
+        return str(body.get("input", body.get("text", "")))
+    return str(body)
+
+
+def _text_tone(self: FaultServer, req: RecordedRequest) -> tuple[str, bytes, float]:
+    """(the text, its WAV, the WAV's seconds) for the routes above; records the text."""
+    text = _spoken_text(req)
+    with self._lock:
+        if not hasattr(self, "texts"):
+            self.texts = []
+        self.texts.append(text)
+    seconds = max(0.05, len(text) * float(req.query.get("k", 0.01)))
+    pcm = tone(seconds, 24000).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, 24000, 48000, 2, 16)
+    wav = (b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt
+           + b"data" + struct.pack("<I", len(pcm)) + pcm)
+    return text, wav, seconds
+
+
+def _route_count(self: FaultServer, name: str) -> int:
+    """How many requests this route has had on this server, this one included."""
+    with self._lock:
+        counts = self.__dict__.setdefault("route_counts", {})
+        counts[name] = counts.get(name, 0) + 1
+        return counts[name]
+
+
+@_wire_route
+def _r_limit__audio__speech(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    text, wav, _ = _text_tone(self, req)
+    limit = int(req.query.get("max", 4096))
+    if len(text) > limit:
+        err = {"error": {"message": f"[{{'type': 'string_too_long', 'loc': ('body', 'input'), 'msg': "
+                                    f"'String should have at most {limit} characters'}}]",
+                         "type": "invalid_request_error", "param": None, "code": None}}
+        _respond(sock, 413, "application/json", json.dumps(err).encode())
+        return
+    _respond(sock, 200, "audio/wav", wav)
+
+
+@_wire_route
+def _r_slow_first__audio__speech(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    _, wav, _ = _text_tone(self, req)
+    if _route_count(self, "slow-first") == 1:
+        self._sleep(int(req.query.get("delay_ms", 1000)) / 1000)
+    _respond(sock, 200, "audio/wav", wav)
+
+
+@_wire_route
+def _r_one_in__audio__speech(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    _, wav, _ = _text_tone(self, req)
+    if _route_count(self, "one-in") % int(req.query.get("n", 10)) == 0:
+        _respond(sock, 500, "application/json", b'{"error": {"message": "engine crashed on this one"}}')
+        return
+    _respond(sock, 200, "audio/wav", wav)
+
+
+@_wire_route
+def _r_paced__audio__speech(self: FaultServer, req: RecordedRequest, sock: socket.socket) -> None:
+    _, wav, seconds = _text_tone(self, req)
+    speedup = float(req.query.get("speedup", 5.0))
+    if req.query.get("stream", "0") != "1":
+        self._sleep(seconds / speedup)
+        _respond(sock, 200, "audio/wav", wav)
+        return
+    header, pcm = make_streaming_wav_header(24000), wav[44:]
+    sock.sendall(_head(200, "audio/wav", chunked=True) + _chunk(header))
+    start, sent, step = time.monotonic(), 0, 4800 * 2  # 0.2 s of audio a piece
+    while sent < len(pcm):
+        piece = pcm[sent:sent + step]
+        made_by = start + (sent + len(piece)) / 2 / 24000 / speedup
+        self._sleep(max(0.0, made_by - time.monotonic()))
+        sock.sendall(_chunk(piece))
+        sent += len(piece)
+    sock.sendall(b"0\r\n\r\n")

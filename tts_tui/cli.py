@@ -47,6 +47,10 @@ def build_parser() -> Parser:
     say.add_argument("-o", "--output", metavar="FILE", help="also save the audio to FILE")
     say.add_argument("--no-play", action="store_true", help="do not play the audio")
     say.add_argument("--json", action="store_true", help="print the exchange's metrics as JSON")
+    say.add_argument("--split", action="store_const", const="sentence",
+                     help="speak a long text in pipelined chunks: the first sentence alone, then growing groups")
+    say.add_argument("--split-by", dest="split", choices=("none", "sentence", "paragraph"),
+                     help="how to cut a long text (overrides the service's split)")
     add_har_arguments(say)
 
     voices = sub.add_parser("voices", help="list a service's voices")
@@ -228,6 +232,8 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     service = pick_service(config, args.service)
+    if args.split or service.split != "none" or service.max_chars:  # maybe more than one request
+        return await say_long(config, service, text, args)
     player = None
     if not args.no_play:
         from tts_tui.core.player import Player
@@ -473,6 +479,69 @@ def cmd_presets(args: argparse.Namespace) -> int:
     for name, preset in PRESETS.items():
         print(f"{name:<{width}}  {preset.summary}")
     return 0
+
+
+async def say_long(config: Config, service: Service, text: str, args: argparse.Namespace) -> int:
+    """`say` for a text spoken in chunks (split, or over the service's input
+    limit): one line for the utterance, then one per chunk, grouped."""
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.speech import summary
+    from tts_tui.core.utterance import speak_long
+
+    player = None
+    if not args.no_play:
+        from tts_tui.core.player import Player
+
+        player = Player(config.audio.output)
+    played, reason = False, None
+    try:
+        client = HttpClient()
+        try:
+            utterance = await speak_long(service, text, client=client, voice=args.voice, split=args.split, play=player)
+        finally:
+            await client.aclose()
+        out: dict[str, Any] = utterance.metrics()
+        har = write_har_file(args, utterance.exchanges)
+        if har:
+            out["har"] = har
+        if utterance.ok and args.output:
+            from tts_tui.core.audio import save
+
+            out["file"] = str(save(utterance.audio, args.output))
+        if utterance.ok and player is not None:
+            played, reason = play_to_end(utterance.audio, player, streamed=utterance.streamed)
+    finally:
+        if player is not None:
+            player.close()
+    out["played"], out["silent_reason"] = played, reason
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{service.name}: {utterance_line(utterance)}" + (f" → {out['file']}" if "file" in out else ""),
+              file=sys.stderr)
+        for n, (piece, result) in enumerate(zip(utterance.chunks, utterance.results), 1):
+            ex = result.exchange
+            print(f"  {n}/{len(utterance.chunks)} {len(piece)} chars: "
+                  + (summary(ex) if result.ok else f"error: {ex.error}"), file=sys.stderr)
+        if reason:
+            print(f"silent: {reason}", file=sys.stderr)
+    if not utterance.ok:
+        raise TtsError(utterance.error or "no audio")
+    return 0
+
+
+def utterance_line(utterance: Any) -> str:
+    """One line for a chunked utterance: its chunks, its own ttfa and total, its audio."""
+    parts = [f"{len(utterance.chunks)} chunk{'s' if len(utterance.chunks) != 1 else ''}"]
+    if utterance.ttfa_ms is not None:
+        parts.append(f"ttfa {utterance.ttfa_ms:.0f} ms")
+    if utterance.total_ms is not None:
+        parts.append(f"total {utterance.total_ms:.0f} ms")
+    if utterance.audio is not None:
+        parts.append(f"{utterance.audio.duration:.2f} s {utterance.audio.rate} Hz")
+    if utterance.error:
+        parts.append(f"error: {utterance.error}")
+    return " · ".join(parts)
 
 
 COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check, "bench": cmd_bench}

@@ -109,3 +109,17 @@ def test_chunks_keep_every_word_in_order_and_respect_the_limit(text, mode, limit
         assert " ".join(out).split() == words  # never inside a word
     else:
         assert "".join(" ".join(out).split()) == "".join(words)
+
+
+def test_split_and_max_chars_are_read_from_the_config_and_checked(tmp_path):
+    from tts_tui.core.config import load
+
+    path = tmp_path / "config.toml"
+    path.write_text('[[services]]\nname = "a"\nsplit = "sentence"\nmax_chars = 4096\n\n'
+                    '[[services]]\nname = "b"\nsplit = "words"\n\n'
+                    '[[services]]\nname = "c"\nmax_chars = -1\n', encoding="utf-8")
+    config = load(path)
+    a, b, c = config.services
+    assert (a.split, a.max_chars, a.problem) == ("sentence", 4096, None)
+    assert "split: unknown mode 'words'" in str(b.problem) and b.problem.line == 8
+    assert "max_chars must be 0 (no limit) or more, not -1" in str(c.problem) and c.problem.line == 12

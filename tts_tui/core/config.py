@@ -19,6 +19,7 @@ from tts_tui.core.errors import ConfigError
 from tts_tui.core.model import (
     FORMATS,
     SERVICE_TYPES,
+    SPLIT_MODES,
     AudioSettings,
     Config,
     PcmSpec,
@@ -250,6 +251,10 @@ class Validator:
             raise _BadValue((key,), f"type: unknown type {raw!r}", 'use type = "openai" or type = "http"')
         if key == "format" and raw not in FORMATS:
             raise _BadValue((key,), f"format: unknown format {raw!r}", "use one of " + ", ".join(FORMATS))
+        if key == "split" and raw not in SPLIT_MODES:
+            raise _BadValue((key,), f"split: unknown mode {raw!r}", 'use "none", "sentence" or "paragraph"')
+        if key == "max_chars" and raw < 0:
+            raise _BadValue((key,), f"max_chars must be 0 (no limit) or more, not {raw}", "e.g. max_chars = 4096")
         if key == "response" and not (raw == "body" or re.fullmatch(r"(json|url):.+", raw)):
             raise _BadValue((key,), f"response: unknown response mode {raw!r}", 'use "body", "json:PATH" or "url:PATH"')
         if key in ("timeout", "speed") and not (math.isfinite(raw) and raw > 0):

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 SERVICE_TYPES = ("openai", "http")
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+SPLIT_MODES = ("none", "sentence", "paragraph")  # how a long text is cut (see split.py)
 BUILTIN = "builtin"
 
 
@@ -51,6 +52,11 @@ class Service:
     extra: dict[str, Any] = field(default_factory=dict)
     timeout: float = 60.0
     stream_format: str = ""  # openai: "" (raw audio) or "sse"
+    # Long texts: "none" sends the text whole, "sentence" its first sentence
+    # alone then growing groups (first audio early), "paragraph" one paragraph
+    # a request. max_chars is the server's input limit (0: none known).
+    split: str = "none"
+    max_chars: int = 0
     # http services
     method: str = "POST"
     headers: dict[str, str] = field(default_factory=dict)

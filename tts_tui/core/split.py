@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-SPLIT_MODES = ("none", "sentence", "paragraph")
+from tts_tui.core.model import SPLIT_MODES
 # With no input limit, chunks stop growing here: a long chunk keeps the
 # engine's prosody, but a slow server would make its listener wait for it.
 DEFAULT_CAP = 1000
