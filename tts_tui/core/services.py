@@ -94,7 +94,7 @@ class OpenAIType(ServiceType):
         body.update(service.extra)
         return with_secrets(service, PreparedRequest(
             method="POST",
-            url=_join(base_url(service), "audio/speech"),
+            url=check_url(_join(base_url(service), "audio/speech")),
             headers=self._headers(service, {"Content-Type": "application/json"}),
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
         ))
@@ -132,17 +132,24 @@ class HttpType(ServiceType):
         body: bytes | None = None
         method = service.method.upper()
         if method not in ("GET", "HEAD") and service.body.strip():
-            rendered = templates.render_body(service.body, variables)
+            content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+            # A body is checked as JSON when the request says it is JSON, or the
+            # template is (or looks like) JSON; what the server would refuse
+            # with a 400 is refused here, at the template's line and column.
+            json_body = _says_json(content_type) or None
+            rendered = templates.render_body(service.body, variables, json_body=json_body)
             body = rendered.encode("utf-8")
-            if not any(k.lower() == "content-type" for k in headers):
-                json_body = templates.is_json_body(service.body)
-                headers["Content-Type"] = "application/json" if json_body else "text/plain; charset=utf-8"
-        return with_secrets(service, PreparedRequest(method=method, url=url, headers=headers, body=body))
+            if content_type is None:
+                is_json = templates.is_json_body(service.body) or templates.looks_like_json(service.body)
+                headers["Content-Type"] = "application/json" if is_json else "text/plain; charset=utf-8"
+        return with_secrets(service, PreparedRequest(method=method, url=check_url(url), headers=headers, body=body))
 
     def voices_request(self, service: Service) -> PreparedRequest | None:
         spec = service.voices
         if spec is None or not spec.url:
             return None
+        from tts_tui.core import templates
+
         variables = template_variables(service, "")
         # A relative voices URL is relative to the server, not to the speech endpoint.
         url = urljoin(base_url(service), "/" + spec.url.lstrip("/")) if "://" not in spec.url else spec.url
@@ -163,6 +170,40 @@ TYPES: dict[str, ServiceType] = {"openai": OpenAIType(), "http": HttpType()}
 
 def service_type(service: Service) -> ServiceType:
     return TYPES[service.type]
+
+
+def _says_json(content_type: str | None) -> bool:
+    """`application/json`, `application/ld+json; charset=utf-8`..."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def check_url(url: str) -> str:
+    """`url` when it is an absolute http(s) URL with a host; else ConfigError.
+
+    Checked on the URL as rendered, so a templated base (`{{ env.TTS_URL }}/speak`)
+    counts for what it becomes. "builtin" never gets here: it is resolved first.
+    The error shows the URL with its secrets masked.
+    """
+    from urllib.parse import urlsplit
+
+    from tts_tui.core.errors import ConfigError
+    from tts_tui.core.masking import mask_url
+
+    shown = mask_url(url, url_secrets(url))
+    hint = 'write it as http://host:port/path, or "builtin" for the embedded server'
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        raise ConfigError(f"url: {shown!r} cannot be read as a URL", hint=hint) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"url: {shown!r} is not an absolute http(s) URL", hint=hint)
+    if not host:
+        raise ConfigError(f"url: {shown!r} has no host", hint=hint)
+    return url
 
 
 def _join(base: str, path: str) -> str:

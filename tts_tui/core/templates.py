@@ -7,8 +7,8 @@ string, as a JSON value elsewhere in a JSON body, percent-encoded in a URL
 path or query, refused in a header when they hold a line break.
 
 Every failure is a TemplateError whose line and column point at the user's
-template, except invalid JSON after rendering, which points into the rendered
-body and says so.
+template, invalid JSON after rendering included: the character the JSON parser
+stopped at is traced back to the literal text or the tag that produced it.
 """
 
 from __future__ import annotations
@@ -321,33 +321,128 @@ def _excerpt(text: str, offset: int, width: int = 24) -> str:
     return ("\u2026" if start else "") + snippet + ("\u2026" if end < len(text) else "")
 
 
-def render_body(template: str, variables: Mapping[str, Any]) -> str:
+def render_body(template: str, variables: Mapping[str, Any], *, json_body: bool | None = None) -> str:
     """Render a request body; JSON bodies come out as valid JSON or not at all.
 
     A body whose first literal character is `{` or `[` is JSON: `{{ x }}` inside
     a JSON string inserts x JSON-escaped (no quotes added), elsewhere it inserts
-    json.dumps(x). `x | string.escape` is never escaped twice. A JSON body must
-    render as valid JSON, else TemplateError whose line and column are in the
-    rendered body. Other bodies render as plain text, whatever the text is.
+    json.dumps(x). `x | string.escape` is never escaped twice. A body must
+    render as valid JSON when it is JSON, when it looks like JSON (`looks_like_json`:
+    `W{"text": ...}` is a typo, not plain text), or when `json_body` is True
+    (the request says `Content-Type: application/json`); else TemplateError
+    whose line and column are in the template the user wrote. Other bodies
+    render as plain text, whatever the text is; `json_body=False` never checks.
     """
     rendered = _render(template, "body", variables)
+    compiled = _compile(template, "body")
     # JSON or not is the template's own shape, not the text's: a plain body
     # `{{ text }}` may speak "[laughs] hello"
-    if _compile(template, "body").translation.json_mode:
+    if json_body is None:
+        json_body = compiled.translation.json_mode or looks_like_json(template)
+    if json_body:
         try:
             json.loads(rendered)
         except RecursionError:
             raise TemplateError("the rendered body nests JSON too deeply to check",
                                 hint="no TTS server needs a body this deep; simplify it") from None
         except json.JSONDecodeError as exc:
+            offset, in_tag = _template_offset(compiled, variables, exc.pos)
+            line, column = scriban.position(template, offset)
+            where = "the value this tag inserts" if in_tag else "the text here"
             raise TemplateError(
-                f"the rendered body is not valid JSON: {exc.msg}",
-                hint=f"line and column are in the rendered body, near "
-                f"{_excerpt(rendered, exc.pos)!r}; check quotes and commas around the tags",
-                line=exc.lineno,
-                column=exc.colno,
+                f"the body is not valid JSON: {exc.msg}",
+                hint=f"{where} breaks it: near {_excerpt(template, offset)!r}; "
+                "check quotes, commas and braces around the tags",
+                line=line,
+                column=column,
             ) from None
     return rendered
+
+
+_JSON_PAIR = re.compile(r'[{,]\s*"[^"\n]*"\s*:')
+
+
+def looks_like_json(template: str) -> bool:
+    """True when a body template holds a JSON object's `{"key":` in its literal
+    text, wherever it starts: `W{"text": "{{ text }}"}` is a JSON body with a
+    typo, where "[laughs] {{ text }}" is plain text."""
+    try:
+        translation = _compile(template, "body").translation
+    except TemplateError:
+        return False
+    literal = "".join(
+        template[start:end] if tag < 0 else " 0 "
+        for (_src, start, tag), end in zip(translation.pieces, _piece_ends(translation, template))
+    )
+    return bool(_JSON_PAIR.search(literal))
+
+
+def _piece_ends(translation: scriban.Translation, template: str) -> list[int]:
+    """Where each piece of the template ends: at the next piece's start (a
+    tag's pieces end at the tag's end)."""
+    ends = []
+    pieces = translation.pieces
+    for i, (_src, start, tag) in enumerate(pieces):
+        if tag >= 0:
+            ends.append(translation.tags[tag].end)
+        else:
+            ends.append(pieces[i + 1][1] if i + 1 < len(pieces) else len(template))
+    return ends
+
+
+def _template_offset(compiled: _Compiled, variables: Mapping[str, Any], pos: int) -> tuple[int, bool]:
+    """Where the rendered body's character at `pos` came from in the template:
+    (offset, True) when a tag inserted it (the tag's start), (offset, False)
+    for literal text (that very character).
+
+    The body is rendered again, chunk by chunk: Jinja yields each run of
+    literal text and each tag's output separately, and every tag calls `_at`
+    first, so a chunk during which an output tag was evaluated is its output.
+    """
+    tags = compiled.translation.tags
+    template = compiled.template
+    context = dict(variables)
+    tracker: list[int | None] = [None]
+    context[_TRACKER] = tracker
+    out = 0
+    last_tag: int | None = None
+    last_literal: tuple[int, int] | None = None  # (template offset, length) of the last literal chunk
+    try:
+        chunks = compiled.jinja.generate(context)
+        while True:
+            tracker[0] = None
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            evaluated = tracker[0]
+            if evaluated is not None:
+                last_tag = evaluated
+            end = out + len(chunk)
+            if evaluated is not None and tags[evaluated].kind == "output":
+                if out <= pos < end:
+                    return tags[evaluated].start, True
+            elif chunk:
+                found = _find_literal(template, chunk, tags[last_tag].end if last_tag is not None else 0)
+                if found is not None:
+                    last_literal = (found, len(chunk))
+                    if out <= pos < end:
+                        return found + (pos - out), False
+            out = end
+    except Exception:  # noqa: BLE001 - the first render worked; a second failing is no reason to hide the error
+        pass
+    if last_literal is not None:  # the parser stopped at the very end: after the last literal text
+        return min(len(template), last_literal[0] + last_literal[1]), False
+    return len(template), False
+
+
+def _find_literal(template: str, chunk: str, after: int) -> int | None:
+    """Where literal `chunk` sits in the template: first at or after `after`
+    (the tag evaluated last), else anywhere (a loop's next round)."""
+    found = template.find(chunk, after)
+    if found < 0:
+        found = template.find(chunk)
+    return found if found >= 0 else None
 
 
 def is_json_body(template: str) -> bool:

@@ -222,9 +222,26 @@ class TtsApp(App[int]):
         except TtsError as exc:
             pane.show_status(f"✗ {exc}", error=True)
             pane.show_preview(f"(nothing will be sent)\n\n{exc}")
+            pane.mark_invalid("url", exc.message.startswith("url:"))
             return
-        pane.show_status(f"✓ {request.method} {request.masked_url()} · F5 speaks", error=False)
+        pane.mark_invalid("url", False)
+        pane.show_status(f"✓ {request.method} {request.masked_url()} · {self.key_label('speak')} speaks", error=False)
         pane.show_preview(_preview(request))
+
+    def key_label(self, binding_id: str) -> str:
+        """How the key of `binding_id` reads in hints, as remapped in `[ui] keys`:
+        "F5", "F9", "ctrl+s"."""
+        return key_label(self.key_for(binding_id))
+
+    def key_for(self, binding_id: str) -> str:
+        """The key (first of a list) bound to `binding_id` now."""
+        keys = dict(self.workbench.config.ui.keys)
+        if binding_id in keys:
+            return keys[binding_id].split(",")[0].strip()
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                return binding.key.split(",")[0]
+        return binding_id
 
     # --- edits from the panes ---------------------------------------------------
 
@@ -496,6 +513,13 @@ class TtsApp(App[int]):
             if ident in keys:
                 help_text = f"{help_text} ({keys[ident]})"
             yield SystemCommand(title, help_text, callback)
+
+
+def key_label(key: str) -> str:
+    """"f5" -> "F5", "ctrl+s" stays, "escape" -> "esc"."""
+    if key[:1] == "f" and key[1:].isdigit():
+        return key.upper()
+    return {"escape": "esc"}.get(key, key)
 
 
 def _preview(request) -> str:

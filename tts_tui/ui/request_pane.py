@@ -187,7 +187,7 @@ class RequestPane(Vertical):
     def _field_widget(self, key: str, kind: str) -> ComposeResult:
         value = getattr(self._initial, key) if self._initial else None
         if kind in ("format", "method"):
-            choices = FORMATS if kind == "format" else ("POST", "GET", "PUT")
+            choices = _format_choices(self._initial) if kind == "format" else ("POST", "GET", "PUT")
             yield Select(
                 [(c, c) for c in choices],
                 id=f"field-{key}",
@@ -218,6 +218,8 @@ class RequestPane(Vertical):
             self.query_one(f"#row-{key}").set_class(service.type not in types, "-hidden")
             value = getattr(service, key)
             widget = self.query_one(f"#field-{key}")
+            if kind == "format":
+                self._offer_formats(widget, service)
             if isinstance(widget, Select):
                 if widget.value != value:
                     with widget.prevent(Select.Changed):
@@ -251,10 +253,26 @@ class RequestPane(Vertical):
             help_label.update("openai services send a fixed body; edit `Extra body fields` under Headers")
             self._set_textarea("body", "")
 
+    def _offer_formats(self, select: Select, service: Service) -> None:
+        """The format list of what this service's server accepts (see core.formats)."""
+        choices = _format_choices(service)
+        if getattr(select, "_offered", None) != choices:
+            with select.prevent(Select.Changed):
+                select.set_options([(c, c) for c in choices])
+            select._offered = choices  # type: ignore[attr-defined]
+
+    def mark_invalid(self, key: str, invalid: bool) -> None:
+        """Colour field `key` as invalid (the status line says why)."""
+        if self._tabs_ready:
+            for widget in self.query(f"#field-{key}"):
+                widget.set_class(invalid, "-invalid")
+
     def set_voices(self, voices: list[str]) -> None:
         self._voices = voices
         if self._tabs_ready:
-            self.query_one("#field-voice", Input).suggester = SuggestFromList(voices, case_sensitive=False)
+            # a voice list may land while the app closes and its widgets go
+            for field in self.query("#field-voice").results(Input):
+                field.suggester = SuggestFromList(voices, case_sensitive=False)
 
     def _set_textarea(self, widget_id: str, text: str) -> None:
         area = self.query_one(f"#{widget_id}", TextArea)
@@ -326,6 +344,14 @@ class RequestPane(Vertical):
     def set_voice(self, voice: str) -> None:
         if self._tabs_ready:
             self.query_one("#field-voice", Input).value = voice
+
+
+def _format_choices(service: Service | None) -> tuple[str, ...]:
+    if service is None:
+        return FORMATS
+    from tts_tui.core.formats import format_choices
+
+    return format_choices(service)
 
 
 def _parse(kind: str, text: str) -> Any:
