@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -449,31 +451,46 @@ def test_an_emptied_file_is_not_taken_as_no_settings(sync, path, clock):
     assert path.read_text() == USER_FILE.replace('"Hi"', '"pending"')
 
 
+def _set_fsuid(uid: int) -> None:
+    """Linux's per-thread filesystem user: as root, checking files as `uid`
+    (dropping CAP_DAC_OVERRIDE for this thread alone), then back."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).setfsuid(uid)
+
+
 @pytest.fixture
-def read_only_dir(path):
-    """Make the config's folder refuse new files (a real permission error)."""
-    folder = path.parent
-    if os.geteuid() == 0:  # root ignores modes; the immutable flag still stops it
-        if not shutil.which("chattr"):
-            pytest.skip("running as root without chattr")
-        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
-            pytest.skip("cannot set the immutable flag here")
+def read_only_dir():
+    """A config in a folder that refuses new files: a real permission error.
 
-        def restore():
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-    else:
-        os.chmod(folder, 0o500)
+    Root ignores modes, so as root this thread checks files as `nobody`
+    (setfsuid) while the folder is read-only for everyone; no chattr, no skip.
+    The folder sits in /tmp itself, which `nobody` can reach (pytest's own
+    tmp folders are root's alone). Yields (the config's path, make it writable)."""
+    folder = Path(tempfile.mkdtemp(prefix="tts-tui-ro-"))
+    path = folder / "config.toml"
+    path.write_text(USER_FILE)
+    os.chmod(path, 0o644)
+    os.chmod(folder, 0o555)
+    as_root = os.geteuid() == 0
+    if as_root:
+        _set_fsuid(65534)
 
-        def restore():
-            os.chmod(folder, 0o700)
+    def restore():
+        if as_root:
+            _set_fsuid(0)
+        os.chmod(folder, 0o755)
 
     try:
-        yield restore
+        yield path, restore
     finally:
         restore()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_failed_write_is_reported_and_kept_pending(sync, path, clock, read_only_dir):
+def test_a_failed_write_is_reported_and_kept_pending(clock, read_only_dir):
+    path, writable = read_only_dir
+    sync = ConfigSync(path, clock=clock)
     sync.set(("ui", "text"), "pending")
     clock.advance(1)
     assert sync.tick() == {"error"}
@@ -481,7 +498,7 @@ def test_a_failed_write_is_reported_and_kept_pending(sync, path, clock, read_onl
     assert sync.dirty and config.load(path).ui.text == "Hi"
     clock.advance(0.25)
     assert sync.tick() == set(), "the same failure is reported once"
-    read_only_dir()
+    writable()
     clock.advance(1)
     assert sync.tick() == {"saved", "error"}
     assert sync.last_write_error is None and not sync.dirty
