@@ -96,6 +96,18 @@ def build_parser() -> Parser:
     batch.add_argument("--force", action="store_true", help="redo rows whose file exists")
     batch.add_argument("--cache", action="store_true", help="reuse answers cached on disk, keep new ones")
     batch.add_argument("--json", action="store_true", help="print one JSON object per row, then a summary")
+    compare = sub.add_parser("compare", help="speak one text on several services and voices, side by side")
+    compare.add_argument("text", help='the text to speak ("-" reads standard input)')
+    compare.add_argument("-s", "--service", action="append", required=True, metavar="SERVICE",
+                         help="a service to compare (repeat: -s A -s B)")
+    compare.add_argument("--voice", action="append", default=[], metavar="SERVICE=VOICE",
+                         help="a voice for SERVICE (repeat it for several voices of one service)")
+    compare.add_argument("--rounds", type=positive_int, default=1, help="speak each N times (p50 and spread)")
+    compare.add_argument("-o", "--output", metavar="DIR", help="save each one's audio to DIR")
+    compare.add_argument("--no-play", action="store_true", help="do not play them")
+    compare.add_argument("--cache", action="store_true", help="reuse answers cached on disk (timings then are the cache's)")
+    compare.add_argument("--json", action="store_true", help="print one JSON object with every column")
+
     return parser
 
 
@@ -671,5 +683,193 @@ def answer_client(config: Config, cached: bool) -> Any:
     return CachingClient(HttpClient(), AnswerCache())
 
 
+async def say_long(config: Config, service: Service, text: str, args: argparse.Namespace) -> int:
+    """`say` for a text spoken in chunks (split, or over the service's input
+    limit): one line for the utterance, then one per chunk, grouped."""
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.speech import summary
+    from tts_tui.core.utterance import speak_long
+
+    player = None
+    if not args.no_play:
+        from tts_tui.core.player import Player
+
+        player = Player(config.audio.output)
+    played, reason = False, None
+    try:
+        client = HttpClient()
+        try:
+            utterance = await speak_long(service, text, client=client, voice=args.voice, split=args.split, play=player)
+        finally:
+            await client.aclose()
+        out: dict[str, Any] = utterance.metrics()
+        har = write_har_file(args, utterance.exchanges)
+        if har:
+            out["har"] = har
+        if utterance.ok and args.output:
+            from tts_tui.core.audio import save
+
+            out["file"] = str(save(utterance.audio, args.output))
+        if utterance.ok and player is not None:
+            played, reason = play_to_end(utterance.audio, player, streamed=utterance.streamed)
+    finally:
+        if player is not None:
+            player.close()
+    out["played"], out["silent_reason"] = played, reason
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{service.name}: {utterance_line(utterance)}" + (f" → {out['file']}" if "file" in out else ""),
+              file=sys.stderr)
+        for n, (piece, result) in enumerate(zip(utterance.chunks, utterance.results), 1):
+            ex = result.exchange
+            print(f"  {n}/{len(utterance.chunks)} {len(piece)} chars: "
+                  + (summary(ex) if result.ok else f"error: {ex.error}"), file=sys.stderr)
+        if reason:
+            print(f"silent: {reason}", file=sys.stderr)
+    if not utterance.ok:
+        raise TtsError(utterance.error or "no audio")
+    return 0
+
+
+def utterance_line(utterance: Any) -> str:
+    """One line for a chunked utterance: its chunks, its own ttfa and total, its audio."""
+    parts = [f"{len(utterance.chunks)} chunk{'s' if len(utterance.chunks) != 1 else ''}"]
+    if utterance.ttfa_ms is not None:
+        parts.append(f"ttfa {utterance.ttfa_ms:.0f} ms")
+    if utterance.total_ms is not None:
+        parts.append(f"total {utterance.total_ms:.0f} ms")
+    if utterance.audio is not None:
+        parts.append(f"{utterance.audio.duration:.2f} s {utterance.audio.rate} Hz")
+    if utterance.error:
+        parts.append(f"error: {utterance.error}")
+    return " · ".join(parts)
+
+
+async def cmd_compare(config: Config, args: argparse.Namespace) -> int:
+    from tts_tui.core import config as config_mod
+    from tts_tui.core.compare import contenders, run_compare
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    columns = contenders(config, args.service, args.voice, pick=lambda name: config_mod.working_service(config, name))
+    total = len(columns) * args.rounds
+    done = 0
+
+    def on_take(column: Any, result: Any) -> None:
+        nonlocal done
+        done += 1
+        state = "ok" if result.ok else f"error: {result.error}"
+        print(f"[{done}/{total}] {column.contender.label}: {state}", file=sys.stderr, flush=True)
+
+    client = answer_client(config, args.cache)
+    try:
+        comparison = await run_compare(columns, text, client=client, rounds=args.rounds, on_take=on_take)
+    finally:
+        await client.aclose()
+    files = save_columns(comparison, args.output) if args.output else {}
+    out = comparison.as_json()
+    for column in out["columns"]:
+        column["file"] = files.get(column["label"])
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(comparison.table_text())
+        for label, path in files.items():
+            print(f"{label} → {path}")
+    if not args.no_play:
+        play_columns(comparison, config.audio.output)
+    if all(not column.ok_takes for column in comparison.columns):
+        raise TtsError("every service failed")
+    return 0
+
+
+def save_columns(comparison: Any, folder: str) -> dict[str, str]:
+    """Each column's last good audio as FOLDER/<label>.<format>; {label: path}."""
+    import re
+
+    from tts_tui.core.audio import save
+
+    files = {}
+    for column in comparison.columns:
+        audio = column.last_audio
+        if audio is not None:
+            name = re.sub(r"[^\w.+-]+", "_", column.contender.label).strip("._") or "audio"
+            files[column.contender.label] = str(save(audio, os.path.join(os.path.expanduser(folder), name)))
+    return files
+
+
+def play_columns(comparison: Any, output: str) -> None:
+    """Play each column's audio to its end, one after another, saying whose it is."""
+    from tts_tui.core.player import Player
+
+    player = Player(output)
+    try:
+        for column in comparison.columns:
+            audio = column.last_audio
+            if audio is None:
+                continue
+            print(f"▶ {column.contender.label} ({audio.duration:.1f} s)", file=sys.stderr, flush=True)
+            played, reason = play_to_end(audio, player, streamed=False)
+            if not played:
+                print(f"silent: {reason}", file=sys.stderr)
+                return
+    finally:
+        player.close()
+
+
+async def cmd_batch(config: Config, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tts_tui.core import config as config_mod
+    from tts_tui.core.batch import Progress, check_services, read_rows, run_batch
+
+    rows = read_rows(args.file)
+    check_services(rows, config)
+    default = pick_service(config, args.service) if any(r.service is None for r in rows) else None
+    fmt = args.format or (default or config.services[0]).format
+    extension = ".wav" if fmt == "pcm" and not args.format else f".{fmt}"
+    progress = Progress(f"batch {Path(args.file).name}", len(rows), sys.stderr)
+
+    def pick(name: str | None) -> Service:
+        return default if name is None else config_mod.working_service(config, name)
+
+    def on_result(result: Any) -> None:
+        if args.json:
+            print(json.dumps(result.as_json()), flush=True)
+        progress.update(result)
+
+    client = answer_client(config, args.cache)
+    try:
+        report = await run_batch(rows, pick=pick, out_dir=Path(args.output).expanduser(), extension=extension,
+                                 client=client, concurrency=args.c, force=args.force, on_result=on_result)
+    finally:
+        progress.close()
+        await client.aclose()
+    failed = report.failed
+    if args.json:
+        print(json.dumps(report.summary()))
+    else:
+        print(f"{report.written} written, {report.skipped} skipped (already there), {len(failed)} failed "
+              f"· {report.wall_s:.1f} s → {args.output}", file=sys.stderr)
+        for result in failed:
+            print(f"failed: line {result.row.line} (id {result.row.id}): {result.error}", file=sys.stderr)
+    if failed:
+        print(f"error: {len(failed)} of {len(rows)} rows failed; run the same command again to retry them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def answer_client(config: Config, cached: bool) -> Any:
+    """The HTTP client, reading and filling the answer cache when `cached`."""
+    from tts_tui.core.client import HttpClient
+
+    if not cached:
+        return HttpClient()
+    from tts_tui.core.cache import AnswerCache, CachingClient
+
+    return CachingClient(HttpClient(), AnswerCache())
+
+
 COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check, "bench": cmd_bench,
-            "batch": cmd_batch}
+            "batch": cmd_batch, "compare": cmd_compare}
