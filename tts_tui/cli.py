@@ -86,16 +86,6 @@ def build_parser() -> Parser:
     # parsed by tts_tui.ssh (ssh's own options pass through); listed here for --help
     sub.add_parser("ssh", help="the TUI on HOST, the sound here: tts-tui ssh [--device D] [--save DIR] "
                    "[SSH ARGS...] HOST [-- REMOTE ARGS...]", add_help=False)
-    batch = sub.add_parser("batch", help="one audio file per line of a script (or CSV/TSV row), resumable")
-    batch.add_argument("file", help="lines of text, or CSV/TSV with id,text[,voice,service] columns")
-    batch.add_argument("-s", "--service", help="service for rows that name none (default: the first that works)")
-    batch.add_argument("-o", "--output", metavar="DIR", default=".", help="folder for the files (default: here)")
-    batch.add_argument("--format", choices=("wav", "flac", "ogg", "opus", "mp3", "pcm"),
-                       help="file format (default: the service's)")
-    batch.add_argument("-c", type=positive_int, default=2, help="requests at once (default 2)")
-    batch.add_argument("--force", action="store_true", help="redo rows whose file exists")
-    batch.add_argument("--cache", action="store_true", help="reuse answers cached on disk, keep new ones")
-    batch.add_argument("--json", action="store_true", help="print one JSON object per row, then a summary")
     compare = sub.add_parser("compare", help="speak one text on several services and voices, side by side")
     compare.add_argument("text", help='the text to speak ("-" reads standard input)')
     compare.add_argument("-s", "--service", action="append", required=True, metavar="SERVICE",
@@ -108,6 +98,16 @@ def build_parser() -> Parser:
     compare.add_argument("--cache", action="store_true", help="reuse answers cached on disk (timings then are the cache's)")
     compare.add_argument("--json", action="store_true", help="print one JSON object with every column")
 
+    batch = sub.add_parser("batch", help="one audio file per line of a script (or CSV/TSV row), resumable")
+    batch.add_argument("file", help="lines of text, or CSV/TSV with id,text[,voice,service] columns")
+    batch.add_argument("-s", "--service", help="service for rows that name none (default: the first that works)")
+    batch.add_argument("-o", "--output", metavar="DIR", default=".", help="folder for the files (default: here)")
+    batch.add_argument("--format", choices=("wav", "flac", "ogg", "opus", "mp3", "pcm"),
+                       help="file format (default: the service's)")
+    batch.add_argument("-c", type=positive_int, default=2, help="requests at once (default 2)")
+    batch.add_argument("--force", action="store_true", help="redo rows whose file exists")
+    batch.add_argument("--cache", action="store_true", help="reuse answers cached on disk, keep new ones")
+    batch.add_argument("--json", action="store_true", help="print one JSON object per row, then a summary")
     return parser
 
 
@@ -501,186 +501,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
     for name, preset in PRESETS.items():
         print(f"{name:<{width}}  {preset.summary}")
     return 0
-
-
-async def say_long(config: Config, service: Service, text: str, args: argparse.Namespace) -> int:
-    """`say` for a text spoken in chunks (split, or over the service's input
-    limit): one line for the utterance, then one per chunk, grouped."""
-    from tts_tui.core.client import HttpClient
-    from tts_tui.core.speech import summary
-    from tts_tui.core.utterance import speak_long
-
-    player = None
-    if not args.no_play:
-        from tts_tui.core.player import Player
-
-        player = Player(config.audio.output)
-    played, reason = False, None
-    try:
-        client = HttpClient()
-        try:
-            utterance = await speak_long(service, text, client=client, voice=args.voice, split=args.split, play=player)
-        finally:
-            await client.aclose()
-        out: dict[str, Any] = utterance.metrics()
-        har = write_har_file(args, utterance.exchanges)
-        if har:
-            out["har"] = har
-        if utterance.ok and args.output:
-            from tts_tui.core.audio import save
-
-            out["file"] = str(save(utterance.audio, args.output))
-        if utterance.ok and player is not None:
-            played, reason = play_to_end(utterance.audio, player, streamed=utterance.streamed)
-    finally:
-        if player is not None:
-            player.close()
-    out["played"], out["silent_reason"] = played, reason
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"{service.name}: {utterance_line(utterance)}" + (f" → {out['file']}" if "file" in out else ""),
-              file=sys.stderr)
-        for n, (piece, result) in enumerate(zip(utterance.chunks, utterance.results), 1):
-            ex = result.exchange
-            print(f"  {n}/{len(utterance.chunks)} {len(piece)} chars: "
-                  + (summary(ex) if result.ok else f"error: {ex.error}"), file=sys.stderr)
-        if reason:
-            print(f"silent: {reason}", file=sys.stderr)
-    if not utterance.ok:
-        raise TtsError(utterance.error or "no audio")
-    return 0
-
-
-def utterance_line(utterance: Any) -> str:
-    """One line for a chunked utterance: its chunks, its own ttfa and total, its audio."""
-    parts = [f"{len(utterance.chunks)} chunk{'s' if len(utterance.chunks) != 1 else ''}"]
-    if utterance.ttfa_ms is not None:
-        parts.append(f"ttfa {utterance.ttfa_ms:.0f} ms")
-    if utterance.total_ms is not None:
-        parts.append(f"total {utterance.total_ms:.0f} ms")
-    if utterance.audio is not None:
-        parts.append(f"{utterance.audio.duration:.2f} s {utterance.audio.rate} Hz")
-    if utterance.error:
-        parts.append(f"error: {utterance.error}")
-    return " · ".join(parts)
-
-
-async def say_long(config: Config, service: Service, text: str, args: argparse.Namespace) -> int:
-    """`say` for a text spoken in chunks (split, or over the service's input
-    limit): one line for the utterance, then one per chunk, grouped."""
-    from tts_tui.core.client import HttpClient
-    from tts_tui.core.speech import summary
-    from tts_tui.core.utterance import speak_long
-
-    player = None
-    if not args.no_play:
-        from tts_tui.core.player import Player
-
-        player = Player(config.audio.output)
-    played, reason = False, None
-    try:
-        client = HttpClient()
-        try:
-            utterance = await speak_long(service, text, client=client, voice=args.voice, split=args.split, play=player)
-        finally:
-            await client.aclose()
-        out: dict[str, Any] = utterance.metrics()
-        har = write_har_file(args, utterance.exchanges)
-        if har:
-            out["har"] = har
-        if utterance.ok and args.output:
-            from tts_tui.core.audio import save
-
-            out["file"] = str(save(utterance.audio, args.output))
-        if utterance.ok and player is not None:
-            played, reason = play_to_end(utterance.audio, player, streamed=utterance.streamed)
-    finally:
-        if player is not None:
-            player.close()
-    out["played"], out["silent_reason"] = played, reason
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"{service.name}: {utterance_line(utterance)}" + (f" → {out['file']}" if "file" in out else ""),
-              file=sys.stderr)
-        for n, (piece, result) in enumerate(zip(utterance.chunks, utterance.results), 1):
-            ex = result.exchange
-            print(f"  {n}/{len(utterance.chunks)} {len(piece)} chars: "
-                  + (summary(ex) if result.ok else f"error: {ex.error}"), file=sys.stderr)
-        if reason:
-            print(f"silent: {reason}", file=sys.stderr)
-    if not utterance.ok:
-        raise TtsError(utterance.error or "no audio")
-    return 0
-
-
-def utterance_line(utterance: Any) -> str:
-    """One line for a chunked utterance: its chunks, its own ttfa and total, its audio."""
-    parts = [f"{len(utterance.chunks)} chunk{'s' if len(utterance.chunks) != 1 else ''}"]
-    if utterance.ttfa_ms is not None:
-        parts.append(f"ttfa {utterance.ttfa_ms:.0f} ms")
-    if utterance.total_ms is not None:
-        parts.append(f"total {utterance.total_ms:.0f} ms")
-    if utterance.audio is not None:
-        parts.append(f"{utterance.audio.duration:.2f} s {utterance.audio.rate} Hz")
-    if utterance.error:
-        parts.append(f"error: {utterance.error}")
-    return " · ".join(parts)
-
-
-async def cmd_batch(config: Config, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from tts_tui.core import config as config_mod
-    from tts_tui.core.batch import Progress, check_services, read_rows, run_batch
-
-    rows = read_rows(args.file)
-    check_services(rows, config)
-    default = pick_service(config, args.service) if any(r.service is None for r in rows) else None
-    fmt = args.format or (default or config.services[0]).format
-    extension = ".wav" if fmt == "pcm" and not args.format else f".{fmt}"
-    progress = Progress(f"batch {Path(args.file).name}", len(rows), sys.stderr)
-
-    def pick(name: str | None) -> Service:
-        return default if name is None else config_mod.working_service(config, name)
-
-    def on_result(result: Any) -> None:
-        if args.json:
-            print(json.dumps(result.as_json()), flush=True)
-        progress.update(result)
-
-    client = answer_client(config, args.cache)
-    try:
-        report = await run_batch(rows, pick=pick, out_dir=Path(args.output).expanduser(), extension=extension,
-                                 client=client, concurrency=args.c, force=args.force, on_result=on_result)
-    finally:
-        progress.close()
-        await client.aclose()
-    failed = report.failed
-    if args.json:
-        print(json.dumps(report.summary()))
-    else:
-        print(f"{report.written} written, {report.skipped} skipped (already there), {len(failed)} failed "
-              f"· {report.wall_s:.1f} s → {args.output}", file=sys.stderr)
-        for result in failed:
-            print(f"failed: line {result.row.line} (id {result.row.id}): {result.error}", file=sys.stderr)
-    if failed:
-        print(f"error: {len(failed)} of {len(rows)} rows failed; run the same command again to retry them",
-              file=sys.stderr)
-        return 1
-    return 0
-
-
-def answer_client(config: Config, cached: bool) -> Any:
-    """The HTTP client, reading and filling the answer cache when `cached`."""
-    from tts_tui.core.client import HttpClient
-
-    if not cached:
-        return HttpClient()
-    from tts_tui.core.cache import AnswerCache, CachingClient
-
-    return CachingClient(HttpClient(), AnswerCache())
 
 
 async def say_long(config: Config, service: Service, text: str, args: argparse.Namespace) -> int:
