@@ -113,17 +113,18 @@ def test_the_tui_over_ssh_shows_the_laptop_device_on_its_playback_bar(sshd, tmp_
         assert screen.wait_for(b"F5", timeout=60), screen.text()[-2000:]
         time.sleep(1.0)  # the workbench's warm-up after the first frame
         os.write(master, b"\x1b[15~")  # F5: speak
-        assert screen.wait_for("via ssh → system (JACK".encode(), timeout=30), screen.text()[-3000:]
+        # the clip's source, then where it went: "local · wav 22050 Hz · ♪ via ssh → system (JACK ..."
+        assert screen.wait_for("Hz · ♪ via ssh → system (JACK".encode(), timeout=60), screen.text()[-3000:]
         os.write(master, b"\x11")  # ctrl+q
+        # read while it exits: what a pty holds when its last writer closes can be lost
+        assert screen.wait_for(b"tts-tui ssh: 1 clip played here", timeout=30), screen.text()[-2000:]
         proc.wait(timeout=30)
-        screen.read_for(1.0)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         os.close(master)
     assert proc.returncode == 0, screen.text()[-2000:]
-    assert "tts-tui ssh: 1 clip played here" in screen.text()
 
 
 class Screen:
