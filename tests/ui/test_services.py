@@ -112,10 +112,10 @@ def screen_text(app) -> str:
 
 
 def services_pane_text(app) -> str:
-    """The Services pane's column of the screen, lines joined by spaces."""
-    region = app.services_pane.region
+    """What the service list shows (inside the pane's border), lines joined by spaces."""
+    region = app.query_one("#service-list").region
     lines = screen_text(app).splitlines()[region.y : region.bottom]
-    return " ".join(" ".join(line[region.x : region.right].strip("│ ").split()) for line in lines)
+    return " ".join(" ".join(line[region.x : region.right].split()) for line in lines).strip()
 
 
 async def test_a_broken_service_shows_its_error_and_refuses_to_speak(tmp_path):
