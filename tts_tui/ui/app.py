@@ -46,6 +46,7 @@ class TtsApp(App[int]):
         Binding("f2", "toggle_preview", "Preview", id="toggle_preview"),
         Binding("f4", "check", "Check", id="check", show=False),
         Binding("f3", "latency", "Latency", id="latency", show=False),
+        Binding("f9", "compare", "Compare", id="compare", show=False),
         Binding("f1", "help", "Help", id="help"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -383,6 +384,16 @@ class TtsApp(App[int]):
             return
         wb = self.workbench
         self.push_screen(LatencyScreen(wb.stats, lambda: [s.name for s in wb.config.services]))
+
+    def action_compare(self) -> None:
+        from tts_tui.core.compare import Tally
+        from tts_tui.ui.screens.compare import CompareScreen
+
+        if isinstance(self.screen, CompareScreen):
+            return
+        if getattr(self, "compare_tally", None) is None:
+            self.compare_tally = Tally()  # the blind votes of this session, kept across openings
+        self.push_screen(CompareScreen(self.workbench, self.compare_tally))
 
     def action_export_har(self) -> None:
         import time
