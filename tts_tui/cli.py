@@ -57,6 +57,10 @@ def build_parser() -> Parser:
     voices.add_argument("-s", "--service", help="service name (default: the first that works)")
     voices.add_argument("--json", action="store_true", help="print JSON")
 
+    voices.add_argument("--audition", action="store_true", help="play (or with -o save) a short sample of each voice")
+    voices.add_argument("--text", help="the sample text for --audition")
+    voices.add_argument("-o", "--output", metavar="DIR", help="with --audition: save each sample to DIR instead of playing")
+
     check = sub.add_parser("check", help="check services answer with audio (exit 1 on failure)")
     check.add_argument("-s", "--service", help="only this service (default: all)")
     check.add_argument("--json", action="store_true", help="print one JSON object per service")
@@ -359,6 +363,8 @@ async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
         voices = await list_voices(service, client=client)
     finally:
         await client.aclose()
+    if args.audition:
+        return await cmd_voices_audition(config, service, voices, args)
     if args.json:
         print(json.dumps({"service": service.name, "voices": [{"id": v.id, "label": v.label} for v in voices]}))
         return 0
@@ -689,6 +695,48 @@ def answer_client(config: Config, cached: bool) -> Any:
     from tts_tui.core.cache import AnswerCache, CachingClient
 
     return CachingClient(HttpClient(), AnswerCache())
+
+
+async def cmd_voices_audition(config: Config, service: Service, voices: list[Any], args: argparse.Namespace) -> int:
+    """A sample of each voice, one after another: played, or saved to -o DIR;
+    a line per voice as it goes. Exit 1 when every voice failed."""
+    import re
+
+    from tts_tui.core.audio import save
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.compare import AUDITION_TEXT
+    from tts_tui.core.speech import speak
+
+    if not voices:
+        raise TtsError(f"{service.name} has no voice list to audition", hint='try: tts-tui say --voice V "..."')
+    player = None
+    if not args.output:
+        from tts_tui.core.player import Player
+
+        player = Player(config.audio.output)
+    text, failed, client = args.text or AUDITION_TEXT, 0, HttpClient()
+    try:
+        for n, voice in enumerate(voices, 1):
+            result = await speak(service, text, client=client, voice=voice.id, play=player)
+            where = ""
+            if not result.ok or result.audio is None:
+                failed += 1
+                where = f"error: {result.error}"
+            elif args.output:
+                name = re.sub(r"[^\w.+-]+", "_", voice.id).strip("._") or f"voice{n}"
+                where = f"→ {save(result.audio, os.path.join(os.path.expanduser(args.output), name))}"
+            elif player is not None:
+                played, reason = play_to_end(result.audio, player, streamed=result.streamed)
+                where = "played" if played else f"silent: {reason}"
+            seconds = f" {result.audio.duration:.1f} s" if result.audio is not None else ""
+            print(f"[{n}/{len(voices)}] {voice.id}{seconds} {where}", file=sys.stderr, flush=True)
+    finally:
+        await client.aclose()
+        if player is not None:
+            player.close()
+    if failed == len(voices):
+        raise TtsError(f"all {failed} voices failed")
+    return 0
 
 
 COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check, "bench": cmd_bench,

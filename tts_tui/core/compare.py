@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from tts_tui.core.model import Config, Service
 
 TIMINGS = ("ttfb_ms", "ttfa_ms", "total_ms", "audio_s", "rtf")
+# What a voice reads when auditioned (the picker's ctrl+l, `voices --audition`).
+AUDITION_TEXT = "Hello! This is how I sound, reading a short sentence for you."
 
 
 @dataclass(frozen=True)

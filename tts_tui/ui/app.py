@@ -450,14 +450,14 @@ class TtsApp(App[int]):
 
     @work
     async def action_pick_voice(self) -> None:
-        from tts_tui.ui.screens.dialogs import PickScreen
+        from tts_tui.ui.screens.audition import VoicePickScreen
 
         wb = self.workbench
         voices = wb.voices.get(wb.selected or "") or await wb.fetch_voices()
         if not voices:
             self.notify("this service has no voice list; type the voice id", severity="warning")
             return
-        choice = await self.push_screen_wait(PickScreen("Voice", [(v.id, v.label) for v in voices]))
+        choice = await self.push_screen_wait(VoicePickScreen([(v.id, v.label) for v in voices], wb))
         if choice:
             self.request_pane.set_voice(choice)
 
