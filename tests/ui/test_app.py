@@ -300,7 +300,7 @@ async def test_help_lists_every_key(config_path):
         await pilot.press("f1")
         await pilot.pause(0.1)
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one(Static).render())
+        text = str(app.screen.query_one("#help-keys", Static).render())
         for key, ident in [("f5", "speak"), ("escape", "cancel"), ("f6", "play_pause"), ("ctrl+s", "save_audio")]:
             assert key in text and ident in text
 

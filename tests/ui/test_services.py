@@ -77,7 +77,9 @@ async def test_a_duplicate_name_is_refused_with_a_message(tmp_path):
         await pilot.press("ctrl+a", "ctrl+k", *"other", "enter")
         await pilot.pause(0.3)
         assert [s.name for s in load(path).services] == ["kokoro", "other"]
-        assert any("other" in n.message for n in app._notifications)
+        # the dialog stays open and says why
+        assert isinstance(app.screen, PromptScreen)
+        assert "'other' already exists" in str(app.screen.query_one("#problem").render())
 
 
 # --- a broken service stays alone ------------------------------------------------

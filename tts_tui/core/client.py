@@ -186,6 +186,7 @@ class HttpClient:
                 ) as resp:
                     headers_at = _perf()
                     ex.status = resp.status_code
+                    ex.reason = resp.reason_phrase
                     ex.response_headers = _header_dict(resp.headers.raw)
                     ex.content_type = resp.headers.get("content-type", "")
                     # an error page is read even when the caller wants no body:
@@ -310,7 +311,12 @@ class _Timeline:
             marks["connect"] = now
         elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             marks["connected"] = now
-        elif name == "http11.send_request_headers.started" and "connected" in marks:
+        if name == "http11.send_request_headers.started":
+            # what went on the wire, with what httpx adds (Host, User-Agent, Content-Length)
+            request = info.get("request")
+            if request is not None:
+                self.exchange.sent_headers = _header_dict(request.headers)
+        if name == "http11.send_request_headers.started" and "connected" in marks:
             # a redirect may open more connections: count them all
             self.connect_total += marks.pop("connected") - marks.pop("connect")
         elif name == "http11.receive_response_headers.complete":

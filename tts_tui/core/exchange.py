@@ -84,6 +84,26 @@ class Exchange:
     channels: int | None = None
     notes: list[str] = field(default_factory=list)
     first_audio_after_body: bool = False  # no sample could be decoded before the last byte
+    reason: str = ""  # the status line's reason phrase ("Bad Request")
+    text: str = ""  # the text spoken, when the workbench sent it (history: speak again, load back)
+    # The request headers as they went on the wire, with those the HTTP stack
+    # adds (Host, User-Agent, Content-Length); empty until they are sent.
+    sent_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status_line(self) -> str:
+        """The status with its reason phrase, "HTTP 400 Bad Request"; "no answer" when none came."""
+        if self.status is None:
+            return "no answer"
+        reason = self.reason
+        if not reason:
+            from http import HTTPStatus
+
+            try:
+                reason = HTTPStatus(self.status).phrase
+            except ValueError:
+                reason = ""
+        return f"HTTP {self.status} {reason}".rstrip()
 
     @property
     def ok(self) -> bool:

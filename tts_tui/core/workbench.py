@@ -31,6 +31,7 @@ from tts_tui.core.sync import ConfigSync
 if TYPE_CHECKING:
     from tts_tui.core.audio import Audio
     from tts_tui.core.client import HttpClient
+    from tts_tui.core.history import History
     from tts_tui.core.player import Player
     from tts_tui.core.voices import Voice
     from tts_tui.core.speech import SpeechResult
@@ -43,8 +44,11 @@ _RECHECK = 100  # how long a body that is not audio (yet) is watched
 
 
 class Workbench:
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, *, history: History | None = None) -> None:
+        """`history`, when given, keeps every finished exchange on disk (masked);
+        `load_history` reads it back."""
         self.sync = ConfigSync(config_path)
+        self.history = history
         self.selected: str | None = None
         self.log: deque[Exchange] = deque(maxlen=LOG_LIMIT)
         self._bodies: deque[Exchange] = deque()  # exchanges that may still hold audio
@@ -172,7 +176,7 @@ class Workbench:
 
         service = self._require_service()
         request = self.prepare(text)
-        exchange = Exchange(request, service=service.name)
+        exchange = Exchange(request, service=service.name, text=self.config.ui.text if text is None else text)
         self.add_exchange(exchange)
         player = self.player if play else None
         before = (self.audio, self.audio_service)
@@ -195,9 +199,11 @@ class Workbench:
             self.stats.add(exchange)
             if result is None or result.audio is None:
                 self.audio, self.audio_service = before
+            self._keep(exchange)
             self._emit({"log"})
         for extra in result.exchanges[1:]:
             self.add_exchange(extra)
+            self._keep(extra)
         if result.audio is not None:
             self.audio = result.audio
             self.audio_service = service.name
@@ -212,6 +218,24 @@ class Workbench:
         self.log.append(exchange)
         self._bodies.append(exchange)
         self._drop_old_audio()
+        self._emit({"log"})
+
+    def _keep(self, exchange: Exchange) -> None:
+        """A finished exchange goes to the history on disk (masked)."""
+        if self.history is not None:
+            self.history.append(exchange)
+
+    def load_history(self) -> list[Exchange]:
+        """The exchanges kept on disk, oldest first (call off the UI thread)."""
+        return self.history.load() if self.history is not None else []
+
+    def add_history(self, exchanges: list[Exchange]) -> None:
+        """Put loaded exchanges before those of this session; the log stays bounded."""
+        if not exchanges:
+            return
+        self.log = deque([*exchanges, *self.log], maxlen=LOG_LIMIT)
+        for ex in exchanges:
+            self.stats.add(ex)
         self._emit({"log"})
 
     def _drop_old_audio(self) -> None:
@@ -258,6 +282,7 @@ class Workbench:
         if result.exchange is not None:
             self.add_exchange(result.exchange)
             self.stats.add(result.exchange)
+            self._keep(result.exchange)
         self.health[service.name] = result.ok
         self._emit({"health"})
         return result.ok

@@ -26,7 +26,7 @@ from textual.strip import Strip
 from tts_tui.core.exchange import Exchange, human_bytes
 
 DROPPED_NOTE = "audio dropped to save memory"
-EMPTY_HINT = "no exchanges yet: F5 speaks, and every request lands here"
+EMPTY_HINT = "no exchanges yet: {speak} speaks, and every request lands here"
 
 
 class Column(NamedTuple):
@@ -109,17 +109,31 @@ def fit_columns(width: int) -> list[tuple[Column, int]]:
         if used + need <= width:
             chosen.add(col.key)
             used += need
+    # Without a note column, what is left widens the service names (up to 20).
+    spare = 0 if "note" in chosen else max(0, min(8, width - used))
     out = []
     for col in COLUMNS:
         if col.key in chosen:
-            out.append((col, col.width or (width - used + MIN_FLEX)))
+            w = col.width or (width - used + MIN_FLEX)
+            out.append((col, w + spare if col.key == "service" else w))
     return out
 
 
-def format_line(cells: dict[str, str], layout: list[tuple[Column, int]], width: int) -> tuple[str, str]:
-    """The row cut to `width` cells, as (every column but the note, the note)."""
+# A failed row's empty timing columns, from which its reason takes over when
+# the note column does not fit (80 columns): "ERR connection refused by …".
+REASON_AFTER = "status"
+
+
+def format_line(
+    cells: dict[str, str], layout: list[tuple[Column, int]], width: int, *, failed: bool = False
+) -> tuple[str, str]:
+    """The row cut to `width` cells, as (every column but the note, the note).
+
+    A `failed` row whose note column does not fit shows its note (the reason)
+    after the status, shortened with "…", in place of its timings."""
     parts = [" "]
     note = ""
+    reason = failed and cells.get("note") and all(col.key != "note" for col, _w in layout)
     for col, w in layout:
         text = cells.get(col.key, "")
         if col.key == "note":
@@ -127,8 +141,17 @@ def format_line(cells: dict[str, str], layout: list[tuple[Column, int]], width: 
             continue
         parts.append(set_cell_size(text.rjust(w) if col.right else text, w))
         parts.append(" ")
+        if reason and col.key == REASON_AFTER:
+            note = cells["note"]
+            total = cells.get("total")
+            if total:
+                note = f"{note} ({total})"
+            break
     head = "".join(parts)
-    return head, set_cell_size(note, max(0, width - cell_len(head)))
+    room = max(0, width - cell_len(head))
+    if cell_len(note) > room:
+        note = set_cell_size(note, max(0, room - 1)) + "…" if room else ""
+    return head, set_cell_size(note, room)
 
 
 class ExchangeList(ScrollView, can_focus=True):
@@ -196,6 +219,7 @@ class ExchangeList(ScrollView, can_focus=True):
         self._cursor_id: int | None = None
         self._count = 0
         self._styles: dict[str, Style] = {}
+        self.speak_key = "F5"  # named in the empty log's hint; the app sets it as remapped
 
     # --- the model ----------------------------------------------------------
 
@@ -245,7 +269,7 @@ class ExchangeList(ScrollView, can_focus=True):
         """Each row as drawn at the current width (without the cursor highlight)."""
         layout = fit_columns(self._width())
         width = self._width()
-        return ["".join(format_line(row_cells(ex), layout, width)).rstrip() for ex in self._source()]
+        return ["".join(format_line(row_cells(ex), layout, width, failed=bool(ex.error))).rstrip() for ex in self._source()]
 
     def screen_lines(self) -> list[str]:
         """The text of the lines on screen now, header first."""
@@ -350,11 +374,11 @@ class ExchangeList(ScrollView, can_focus=True):
         rows = self._source()
         if not 0 <= index < len(rows):
             if y == 1 and not rows:
-                hint = set_cell_size(f" {EMPTY_HINT}", width)
+                hint = set_cell_size(" " + EMPTY_HINT.format(speak=self.speak_key), width)
                 return Strip([Segment(hint, styles.get("note", base))], width)
             return Strip.blank(width, base)
         ex = rows[index]
-        head, note = format_line(row_cells(ex), layout, width)
+        head, note = format_line(row_cells(ex), layout, width, failed=bool(ex.error))
         if index == self.cursor:
             style = styles.get("cursor", base)
         else:

@@ -38,6 +38,7 @@ class LogPane(Vertical):
         super().__init__(classes="pane", id="log")
         self.border_title = "Log"
         self._source = source
+        self._latency_key = "F3"
 
     def compose(self):
         yield ExchangeList(self._source, id="log-table")
@@ -51,7 +52,18 @@ class LogPane(Vertical):
         table = self.exchange_list
         table.refresh_rows()
         n = table.row_count
-        self.border_subtitle = f"{n:,} exchanges · enter: details · F3: latency" if n else ""
+        noun = "exchange" if n == 1 else "exchanges"
+        subtitle = f"{n:,} {noun} · enter: details · {self._latency_key}: latency" if n else ""
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
+
+    def set_keys(self, *, speak: str, latency: str) -> None:
+        """Name the keys as remapped in the hints: the empty log's and the subtitle's."""
+        table = self.exchange_list
+        if (table.speak_key, self._latency_key) != (speak, latency):
+            table.speak_key, self._latency_key = speak, latency
+            table.refresh()
+            self.show()
 
     @on(ExchangeList.Chosen)
     def _chosen(self, event: ExchangeList.Chosen) -> None:

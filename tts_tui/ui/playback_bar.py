@@ -19,6 +19,17 @@ def clock(seconds: float) -> str:
     return f"{int(minutes)}:{secs:04.1f}"
 
 
+def fit_parts(parts: list[str], width: int) -> str:
+    """The parts joined with " · ", dropping whole parts from the end (never
+    cutting one mid-word) until the line fits; the first part always stays."""
+    from rich.cells import cell_len
+
+    kept = list(parts)
+    while len(kept) > 1 and cell_len(" · ".join(kept)) > width:
+        kept.pop()
+    return " · ".join(kept)
+
+
 class PlaybackBar(Vertical):
     DEFAULT_CSS = """
     PlaybackBar #playback-state { height: 1; padding: 0 1; }
@@ -28,6 +39,9 @@ class PlaybackBar(Vertical):
     def __init__(self) -> None:
         super().__init__(classes="pane", id="playback")
         self.border_title = "Playback"
+        # keys named in the hints, as remapped (the app sets them)
+        self.keys = {"speak": "F5", "play_pause": "F6", "stop": "F7", "replay": "F8", "save_audio": "ctrl+s"}
+        self._shown: tuple[str, str, str] | None = None
 
     def compose(self):
         self.state_line = Static("■ stopped · no audio yet · F5 speaks", id="playback-state", markup=False)
@@ -60,7 +74,16 @@ class PlaybackBar(Vertical):
         if device and not silent:
             parts.append(f"♪ {device}")  # "system (JACK ...)", "via ssh → MacBook Pro Speakers", "pipe: aplay"
         if not duration:
-            parts.append("waiting for audio" if state == "buffering" else "no audio yet · F5 speaks")
-        self.state_line.update(" · ".join(parts))
-        self.wave_line.update(waveform(peaks))
-        self.border_subtitle = "F6 play/pause · F7 stop · F8 replay · ctrl+s save"
+            parts.append("waiting for audio" if state == "buffering" else f"no audio yet · {self.keys['speak']} speaks")
+        keys = self.keys
+        subtitle = f"{keys['play_pause']} play/pause · {keys['stop']} stop · {keys['replay']} replay · {keys['save_audio']} save"
+        shown = (fit_parts(parts, self.state_line.content_size.width or 1000), waveform(peaks), subtitle)
+        if shown == self._shown:
+            return  # nothing changed: no repaint, no bytes to the terminal
+        self._shown = shown
+        self.state_line.update(shown[0])
+        self.wave_line.update(shown[1])
+        self.border_subtitle = subtitle
+
+    def on_resize(self) -> None:
+        self._shown = None  # fit the line to the new width at the next show

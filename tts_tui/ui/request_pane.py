@@ -7,6 +7,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.suggester import SuggestFromList
@@ -60,7 +61,64 @@ class FieldInvalid(Message):
         self.message = message
 
 
-class LateContent(VerticalScroll):
+class Rows(VerticalScroll, can_focus=False):
+    """A scrolling column of fields that Tab passes through, not to: the
+    fields themselves take focus and scroll into view."""
+
+
+class BodyEditor(TextArea):
+    """The body template's JSON editor, with the keys an editor needs.
+
+    ctrl+e opens the body in $EDITOR (read back on exit), ctrl+t formats it
+    as JSON, ctrl+g jumps to the line and column of the current error,
+    ctrl+a selects everything. Each key has an id for `[ui] keys`.
+    """
+
+    BINDINGS = [
+        Binding("ctrl+e", "app.edit_body", "Edit in $EDITOR", id="body_editor"),
+        Binding("ctrl+t", "format_json", "Format JSON", id="body_format"),
+        Binding("ctrl+g", "app.goto_error", "Go to the error", id="body_goto_error"),
+        Binding("ctrl+a", "select_all", "Select all", id="body_select_all"),
+    ]
+
+    def action_format_json(self) -> None:
+        """Indent the body as JSON, leaving each {{ tag }} as it is; a body that
+        does not parse stays as it is and the status line says why."""
+        formatted = format_json_template(self.text)
+        if formatted is None:
+            self.notify("the body is not JSON yet: nothing to format", severity="warning")
+        elif formatted != self.text:
+            self.replace(formatted, self.document.start, self.document.end)
+
+
+def format_json_template(text: str) -> str | None:
+    """`text` indented as JSON, its {{ }} and {% %} tags kept as written;
+    None when it does not parse even with the tags stood in for."""
+    import re
+
+    tags: list[str] = []
+
+    def stand_in(match: re.Match[str]) -> str:
+        tags.append(match.group())
+        return f"\ue000{len(tags) - 1}\ue000"  # private-use marks: no JSON text holds them
+
+    masked = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", stand_in, text, flags=re.S)
+    # a tag outside a string stands in as a string of its own, so the rest parses
+    quoted = re.sub(
+        r'("(?:[^"\\]|\\.)*")|\ue000(\d+)\ue000',
+        lambda m: m.group(1) or f'"\ue001{m.group(2)}\ue001"',
+        masked,
+    )
+    try:
+        doc = json.loads(quoted)
+    except ValueError:
+        return None
+    out = json.dumps(doc, indent=2, ensure_ascii=False)
+    out = re.sub(r'"\ue001(\d+)\ue001"', lambda m: tags[int(m.group(1))], out)
+    return re.sub(r"\ue000(\d+)\ue000", lambda m: tags[int(m.group(1))], out)
+
+
+class LateContent(VerticalScroll, can_focus=False):
     """Content of a hidden tab, mounted after the first frame (inside `Lazy`)."""
 
     DEFAULT_CSS = "LateContent { height: 1fr; } LateContent.-plain { overflow-y: hidden; }"
@@ -90,7 +148,7 @@ class RequestTabs(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
             with TabPane("Fields", id="tab-fields"):
-                with VerticalScroll():
+                with Rows():
                     for key, label, kind, _types in FIELDS:
                         with Horizontal(classes="row", id=f"row-{key}"):
                             yield Label(label)
@@ -101,7 +159,7 @@ class RequestTabs(Vertical):
                 yield Lazy(
                     LateContent(
                         Label("", id="body-help"),
-                        TextArea.code_editor("", language="json", id="body", soft_wrap=True, theme="css"),
+                        BodyEditor.code_editor("", language="json", id="body", soft_wrap=True, theme="css"),
                     )
                 )
             with TabPane("Headers", id="tab-headers"):
@@ -112,6 +170,55 @@ class RequestTabs(Vertical):
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
+
+
+class StatusLine(Static):
+    """The one-line verdict under the request: "✓ POST url · F5 speaks" or "✗ error".
+
+    A verdict too long for the width is shortened in the URL's middle, never
+    cut mid-word at the edge; an error wraps at words on two lines at most.
+    """
+
+    def __init__(self, message: str = "", **kwargs) -> None:
+        super().__init__(message, markup=False, **kwargs)
+        self.message = message
+
+    def show(self, message: str, *, error: bool) -> None:
+        self.message = message
+        self.set_class(error, "-error")
+        self.update(message)
+
+    def render(self):  # noqa: ANN201 - Textual's signature
+        from rich.text import Text
+
+        if self.has_class("-error"):
+            return Text(self.message)
+        return Text(fit_status(self.message, self.content_size.width or 1000), no_wrap=True)
+
+    def on_resize(self) -> None:
+        self.refresh()
+
+
+def fit_status(message: str, width: int) -> str:
+    """`message` in `width` cells: the longest word (the URL) loses its middle
+    first ("http://127.0.0.1:8…/speech"), then the words at the end go whole."""
+    from rich.cells import cell_len
+
+    if cell_len(message) <= width:
+        return message
+    words = message.split(" ")
+    longest = max(range(len(words)), key=lambda i: cell_len(words[i]))
+    over = cell_len(message) - width
+    word = words[longest]
+    if cell_len(word) - over - 1 >= 12:
+        keep = len(word) - over - 1
+        head = keep * 2 // 3
+        words[longest] = word[:head] + "…" + word[len(word) - (keep - head):]
+        return " ".join(words)
+    while len(words) > 1 and cell_len(" ".join(words) + " …") > width:
+        words.pop()
+    text = " ".join(words)
+    return text if cell_len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 class RequestPane(Vertical):
@@ -133,7 +240,7 @@ class RequestPane(Vertical):
     RequestPane #body { height: 1fr; }
     RequestPane #preview { height: auto; }
     RequestPane #status { height: 1; padding: 0 1; color: $success; }
-    RequestPane #status.-error { color: $error; }
+    RequestPane #status.-error { color: $error; height: auto; max-height: 2; }
     """
 
     def __init__(self, service: Service | None = None) -> None:
@@ -157,7 +264,7 @@ class RequestPane(Vertical):
         # The tabs mount just after the first frame: they are most of the
         # pane's cost, and the pane's title and text show at once without them.
         yield Lazy(RequestTabs(self))
-        yield Static("", id="status")
+        yield StatusLine("", id="status")
 
     def _object_editors(self) -> list[Widget]:
         return [
@@ -288,9 +395,7 @@ class RequestPane(Vertical):
             self.query_one("#preview", Static).update(text)
 
     def show_status(self, message: str, *, error: bool) -> None:
-        status = self.query_one("#status", Static)
-        status.update(message)
-        status.set_class(error, "-error")
+        self.query_one("#status", StatusLine).show(message, error=error)
 
     # --- edits ---------------------------------------------------------------
 

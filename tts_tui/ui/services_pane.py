@@ -120,7 +120,9 @@ class ServicesPane(Vertical):
         from tts_tui.ui.screens.dialogs import PromptScreen
 
         wb = self.workbench
-        name = await self.app.push_screen_wait(PromptScreen("Name of the new service", wb.unique_name("service")))
+        name = await self.app.push_screen_wait(
+            PromptScreen("Name of the new service", wb.unique_name("service"), check=self._name_taken)
+        )
         if name:
             self._add({"name": name, "type": "openai", "url": "http://127.0.0.1:8000/v1", "voice": "", "format": "wav"})
 
@@ -161,7 +163,9 @@ class ServicesPane(Vertical):
         old = wb.selected
         if old is None:
             return
-        new = await self.app.push_screen_wait(PromptScreen(f"Rename {old} to", old))
+        new = await self.app.push_screen_wait(
+            PromptScreen(f"Rename {old} to", old, check=lambda name: None if name == old else self._name_taken(name))
+        )
         if new and new != old:
             try:
                 wb.rename_service(old, new)
@@ -177,9 +181,20 @@ class ServicesPane(Vertical):
         if name is None:
             return
         if await self.app.push_screen_wait(ConfirmScreen(f"Delete the service {name!r} from the config file?", yes="Delete")):
+            names = [s.name for s in wb.config.services]
+            at = names.index(name) if name in names else 0
             try:
                 wb.remove_service(name)
             except TtsError as exc:
                 self.notify(str(exc), severity="error")
                 return
+            # the neighbour takes the highlight (the next one, else the one before), not the top
+            left = [s.name for s in wb.config.services]
+            if left:
+                wb.select(left[min(at, len(left) - 1)])
             self.notify(f"deleted service {name}")
+
+    def _name_taken(self, name: str) -> str | None:
+        if any(s.name == name for s in self.workbench.config.services):
+            return f"a service named {name!r} already exists; pick another name"
+        return None

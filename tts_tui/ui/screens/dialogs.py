@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from textual import on
+from collections.abc import Callable
+
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets import Button, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 DIALOG_CSS = """
@@ -46,22 +48,44 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text (a service name)."""
+    """Ask for one line of text (a service name).
 
-    DEFAULT_CSS = DIALOG_CSS.format(name="PromptScreen")
+    `check(value)` returns what is wrong with a value ("a service named 'x'
+    already exists") or None: a wrong value keeps the dialog open and says so.
+    """
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="PromptScreen") + """
+    PromptScreen #problem { color: $text-error; height: auto; }
+    """
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    AUTO_FOCUS = "#answer"
 
-    def __init__(self, question: str, value: str = "") -> None:
+    def __init__(self, question: str, value: str = "", check: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
         self.question, self.value = question, value
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.question)
             yield Input(self.value, id="answer")
+            yield Label("", id="problem", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("OK", id="ok", variant="primary")
+
+    def on_key(self, event: events.Key) -> None:
+        # A key typed before the field has focus (just after the dialog
+        # opens) would be lost: it goes to the field.
+        if self.focused is None and event.is_printable and event.character:
+            answer = self.query_one("#answer", Input)
+            answer.focus()
+            answer.insert_text_at_cursor(event.character)
+            event.stop()
+
+    @on(Input.Changed, "#answer")
+    def _changed(self) -> None:
+        self.query_one("#problem", Label).update("")
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -76,7 +100,12 @@ class PromptScreen(ModalScreen[str | None]):
 
     def _finish(self) -> None:
         value = self.query_one(Input).value.strip()
-        self.dismiss(value or None)
+        problem = "a name cannot be empty" if not value else self.check(value) if self.check else None
+        if problem:
+            self.query_one("#problem", Label).update(f"✗ {problem}")
+            self.query_one("#answer", Input).focus()
+            return
+        self.dismiss(value)
 
 
 class PickScreen(ModalScreen[str | None]):
@@ -119,3 +148,40 @@ class PickScreen(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class PasteScreen(ModalScreen[str | None]):
+    """Paste a block of text (a curl command, several lines); OK returns it."""
+
+    DEFAULT_CSS = DIALOG_CSS.format(name="PasteScreen") + """
+    PasteScreen TextArea { height: 8; }
+    PasteScreen #problem { color: $text-error; height: auto; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    AUTO_FOCUS = "#paste"
+
+    def __init__(self, question: str, check: Callable[[str], str | None] | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            yield TextArea("", id="paste", soft_wrap=True, tab_behavior="focus")
+            yield Label("", id="problem", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("OK", id="ok", variant="primary")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id != "ok":
+            self.dismiss(None)
+            return
+        text = self.query_one("#paste", TextArea).text.strip()
+        problem = "paste a command first" if not text else self.check(text) if self.check else None
+        if problem:
+            self.query_one("#problem", Label).update(f"✗ {problem}")
+            return
+        self.dismiss(text)

@@ -109,11 +109,16 @@ class ExchangeScreen(ModalScreen[None]):
     ExchangeScreen #error { color: $error; padding: 0 1; height: auto; }
     ExchangeScreen #notes { color: $warning; padding: 0 1; height: auto; }
     ExchangeScreen Static { padding: 0 1; }
-    ExchangeScreen #copy { dock: bottom; width: auto; margin: 0 1; }
+    ExchangeScreen TabbedContent { height: 1fr; }
+    ExchangeScreen TabPane { height: 1fr; padding: 0; }
+    ExchangeScreen TabPane > VerticalScroll { height: 1fr; }
+    ExchangeScreen #copy { width: auto; height: 1; min-width: 0; border: none; margin: 0 1; }
     """
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close"),
         Binding("c", "copy_curl", "Copy as curl", id="copy_curl"),
+        Binding("a", "again", "Speak it again", id="exchange_again"),
+        Binding("e", "load_back", "Load its text into the editor", id="exchange_load"),
     ]
 
     def __init__(self, exchange: Exchange) -> None:
@@ -126,7 +131,7 @@ class ExchangeScreen(ModalScreen[None]):
         audio = ex.format is not None
         with Vertical() as box:
             box.border_title = f"{req.method} {req.masked_url()}"
-            box.border_subtitle = "c: copy as curl · esc: close"
+            box.border_subtitle = "a: speak again · e: load text · c: curl · esc: close"
             if ex.error:
                 yield Static(f"✗ {ex.error}", id="error", markup=False)
             if ex.notes:
@@ -134,12 +139,13 @@ class ExchangeScreen(ModalScreen[None]):
             with TabbedContent():
                 with TabPane("Request"):
                     with VerticalScroll():
-                        yield Static(f"{req.method} {req.masked_url()}\n\n{headers_text(req.headers, req.secrets)}", markup=False)
+                        # the headers that went on the wire (Host, User-Agent... included) once sent
+                        sent = ex.sent_headers or req.headers
+                        yield Static(f"{req.method} {req.masked_url()}\n\n{headers_text(sent, req.secrets)}", markup=False, id="request-head")
                         yield Static(pretty_body(req.body or b"", secrets=req.secrets, audio=False), markup=False, id="request-body")
                 with TabPane("Response"):
                     with VerticalScroll():
-                        status = "no answer" if ex.status is None else f"HTTP {ex.status}"
-                        yield Static(f"{status}\n\n{headers_text(ex.response_headers, req.secrets)}", markup=False)
+                        yield Static(f"{ex.status_line}\n\n{headers_text(ex.response_headers, req.secrets)}", markup=False, id="response-head")
                         yield Static(
                             pretty_body(
                                 ex.body, secrets=req.secrets, audio=audio,
@@ -171,6 +177,16 @@ class ExchangeScreen(ModalScreen[None]):
         if self.exchange.body_dropped:
             lines.append(f"body          {DROPPED_NOTE}")
         return "\n".join(lines)
+
+    def action_again(self) -> None:
+        """Speak this exchange's text again with its service (as configured now)."""
+        self.dismiss()
+        self.app.speak_again(self.exchange)  # type: ignore[attr-defined]
+
+    def action_load_back(self) -> None:
+        """Put this exchange's text (and service) back in the editor."""
+        self.dismiss()
+        self.app.load_back(self.exchange)  # type: ignore[attr-defined]
 
     @on(Button.Pressed, "#copy")
     def action_copy_curl(self) -> None:

@@ -34,21 +34,29 @@ def bar(fraction: float, width: int) -> str:
     return "█" * full + (EIGHTHS[part] if part else "")
 
 
-def figures_table(stats: StatsBook, names: Sequence[str]) -> Text:
-    """count, errors, and p50/p95 of TTFB, TTFA and total (ms) for each service."""
+TABLE_REST = 56  # the cells after the name column: count, err, three p50/p95 pairs
+
+
+def figures_table(stats: StatsBook, names: Sequence[str], width: int = 67) -> Text:
+    """count, errors, and p50/p95 of TTFB, TTFA and total (ms) for each service.
+
+    The name column takes what `width` leaves (67 cells fit the modal at 80
+    columns): a name is cut only when there is no room for it."""
     out = Text(no_wrap=True, overflow="crop")
-    # 67 cells: fits the modal at 80 columns
-    out.append(f" {'':<11}{'':>6}{'':>4}", style="bold")
+    longest = max((len(n) for n in names), default=7)
+    name_width = max(11, min(longest + 1, width - TABLE_REST - 1))
+    out.append(f" {'':<{name_width}}{'':>6}{'':>4}", style="bold")
     for metric in METRICS:
         out.append(f"  {LABELS[metric] + ' ms':^13}", style="bold")
     out.append("\n")
-    out.append(f" {'service':<11}{'count':>6}{'err':>4}", style="bold")
+    out.append(f" {'service':<{name_width}}{'count':>6}{'err':>4}", style="bold")
     for _metric in METRICS:
         out.append(f"  {'p50':>6} {'p95':>6}", style="bold")
     for name in names:
         s = stats.service(name)
         out.append("\n")
-        out.append(f" {name[:10]:<11}", style="bold")
+        shown = name if len(name) < name_width else name[: name_width - 2] + "…"
+        out.append(f" {shown:<{name_width}}", style="bold")
         out.append(f"{s.count:>6}")
         out.append(f"{s.errors:>4}", style="red" if s.errors else "")
         for metric in METRICS:
@@ -57,7 +65,9 @@ def figures_table(stats: StatsBook, names: Sequence[str]) -> Text:
     return out
 
 
-def histograms(stats: StatsBook, names: Sequence[str], metric: str, width: int = BAR_WIDTH) -> Text:
+def histograms(
+    stats: StatsBook, names: Sequence[str], metric: str, width: int = BAR_WIDTH, keys: tuple[str, str] = ("F5", "F4")
+) -> Text:
     """One histogram of `metric` per service with values, drawn with block characters."""
     out = Text(no_wrap=True, overflow="crop")
     shown = 0
@@ -80,7 +90,7 @@ def histograms(stats: StatsBook, names: Sequence[str], metric: str, width: int =
             out.append(f"{bar(count / top, width):<{width}}", style="cyan")
             out.append(f" {count}")
     if not shown:
-        out.append(f" no {LABELS[metric]} figures yet: speak (F5) or check (F4) a service", style="dim")
+        out.append(f" no {LABELS[metric]} figures yet: speak ({keys[0]}) or check ({keys[1]}) a service", style="dim")
     return out
 
 
@@ -99,8 +109,11 @@ class LatencyScreen(ModalScreen[None]):
         Binding("m", "next_metric", "Metric", id="latency_metric"),
     ]
 
-    def __init__(self, stats: StatsBook, names: Callable[[], list[str]], metric: str = "total_ms") -> None:
+    def __init__(
+        self, stats: StatsBook, names: Callable[[], list[str]], metric: str = "total_ms", keys: tuple[str, str] = ("F5", "F4")
+    ) -> None:
         super().__init__()
+        self.keys = keys  # speak, check: named as remapped
         self.stats = stats
         self._names = names
         self.metric = metric
@@ -125,8 +138,9 @@ class LatencyScreen(ModalScreen[None]):
 
     def redraw(self) -> None:
         names = self.names()
-        self.query_one("#latency-table", Static).update(figures_table(self.stats, names))
-        self.query_one("#latency-histograms", Static).update(histograms(self.stats, names, self.metric))
+        table = self.query_one("#latency-table", Static)
+        table.update(figures_table(self.stats, names, width=table.content_size.width or 67))
+        self.query_one("#latency-histograms", Static).update(histograms(self.stats, names, self.metric, keys=self.keys))
 
     def action_next_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
