@@ -6,23 +6,27 @@ never a traceback (set TTS_TUI_DEBUG=1 to see one).
 
 from __future__ import annotations
 
+# Only what every invocation needs is imported here: `--version` and `--help`
+# must cost little more than Python itself, and each subcommand imports what
+# it uses (asyncio, the config reader, httpx, numpy) inside its function.
 import argparse
-import asyncio
 import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tts_tui import __version__
-from tts_tui.core import config as config_mod
 from tts_tui.core.errors import ConfigError, TtsError
-from tts_tui.core.model import Config, Service
 
-if TYPE_CHECKING:  # audio and playback load lazily: `--help` and `presets` stay quick
+if TYPE_CHECKING:
     from tts_tui.core.audio import Audio
+    from tts_tui.core.model import Config, Service
     from tts_tui.core.player import Player
+
+# numpy's OpenBLAS starts a thread per core when imported; nothing here does
+# linear algebra, so one is enough (a user's own setting wins).
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS",)
 
 
 class UsageError(Exception):
@@ -165,8 +169,13 @@ def write_har_file(args: argparse.Namespace, exchanges: list[Any]) -> str | None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    for name in _BLAS_THREADS:
+        os.environ.setdefault(name, "1")
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
+        if argv == ["--version"]:  # what scripts probe an install with: no parser, no help formatter
+            print(f"tts-tui {__version__}")
+            return 0
         ssh_args = ssh_arguments(argv)
         if ssh_args is not None:  # ssh's options are not ours: argparse would refuse them
             from tts_tui.ssh import run_ssh
@@ -216,11 +225,15 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.command is None:
         return run_tui(config)
+    import asyncio
+
     return asyncio.run(COMMANDS[args.command](config, args))
 
 
 def load_config(cli_path: str | None) -> Config:
     """Find, create on first run, and load the config; warnings go to stderr."""
+    from tts_tui.core import config as config_mod
+
     path = config_mod.resolve_path(cli_path)
     if config_mod.ensure_exists(path):
         print(f"created a commented config file at {path}", file=sys.stderr)
@@ -239,6 +252,8 @@ def load_config(cli_path: str | None) -> Config:
 def pick_service(config: Config, name: str | None) -> Service:
     """`-s NAME`, else the first service that works. Broken services are
     refused (ConfigError), and one skipped for the default is named on stderr."""
+    from tts_tui.core import config as config_mod
+
     service = config_mod.working_service(config, name)
     if name is None:
         for skipped in config.services[: config.services.index(service)]:
@@ -284,7 +299,7 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
         if args.output:
             from tts_tui.core.audio import save
 
-            out["file"] = str(save(result.audio, Path(args.output).expanduser()))
+            out["file"] = str(save(result.audio, args.output))  # save() expands ~
         played, reason = False, None
         if player is not None:
             played, reason = play_to_end(result.audio, player, streamed=result.streamed)
@@ -377,6 +392,7 @@ async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_check(config: Config, args: argparse.Namespace) -> int:
+    from tts_tui.core import config as config_mod
     from tts_tui.core.client import HttpClient
     from tts_tui.core.speech import CheckResult, check
 

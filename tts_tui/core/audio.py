@@ -1,8 +1,9 @@
 """Decoded audio: the `Audio` value, decoding a whole answer, saving, peaks.
 
 Decoding itself lives in `answer.decoders` (the bytes decide the format;
-answers are read while they arrive). numpy is imported at module import: keep
-this module off the first-paint path (import it in a worker).
+answers are read while they arrive). numpy is imported where samples are
+touched, not here: `say -o file.wav` with a WAV answer writes the bytes it got
+and never loads numpy.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import contextlib
 import io
 import os
 import struct
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tts_tui.core.errors import AudioError
 from tts_tui.core.model import PcmSpec
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Extensions save() knows, and the format whose bytes they hold.
 _EXT_FORMAT = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".opus": "opus",
@@ -26,22 +29,55 @@ _FORMAT_EXT = {"wav": ".wav", "mp3": ".mp3", "ogg": ".ogg", "opus": ".opus", "fl
                "aac": ".aac", "m4a": ".m4a"}
 
 
-@dataclass
 class Audio:
-    """Decoded audio plus the bytes it came from (what `save` writes back)."""
+    """Decoded audio plus the bytes it came from (what `save` writes back).
 
-    samples: np.ndarray  # float32, shape (frames, channels)
-    rate: int
-    format: str  # "wav" | "mp3" | "ogg" | "flac" | "pcm"
-    data: bytes = b""
+    `samples`: float32, shape (frames, channels). An Audio made with
+    `deferred` decodes them on first access; `frames`, `channels` and
+    `duration` are exact either way and never decode.
+    """
+
+    def __init__(self, samples: np.ndarray, rate: int, format: str, data: bytes = b"") -> None:
+        self._samples: np.ndarray | None = samples
+        self._decode: Callable[[], np.ndarray] | None = None
+        self._shape = (int(samples.shape[0]), int(samples.shape[1]))
+        self.rate = rate
+        self.format = format  # "wav" | "mp3" | "ogg" | "flac" | "pcm"
+        self.data = data
+
+    @classmethod
+    def deferred(cls, decode: Callable[[], np.ndarray], frames: int, channels: int, rate: int, format: str,
+                 data: bytes = b"") -> Audio:
+        """Audio whose samples `decode()` returns when first asked for; it must
+        return exactly `frames` x `channels` float32 samples."""
+        audio = cls.__new__(cls)
+        audio._samples, audio._decode, audio._shape = None, decode, (frames, channels)
+        audio.rate, audio.format, audio.data = rate, format, data
+        return audio
+
+    @property
+    def samples(self) -> np.ndarray:
+        if self._samples is None:
+            assert self._decode is not None
+            self._samples, self._decode = self._decode(), None
+        return self._samples
+
+    @samples.setter
+    def samples(self, value: np.ndarray) -> None:
+        self._samples, self._decode = value, None
+        self._shape = (int(value.shape[0]), int(value.shape[1]))
+
+    def __repr__(self) -> str:
+        return (f"Audio(frames={self.frames}, channels={self.channels}, rate={self.rate}, "
+                f"format={self.format!r}, data={len(self.data)} bytes)")
 
     @property
     def frames(self) -> int:
-        return int(self.samples.shape[0])
+        return self._shape[0]
 
     @property
     def channels(self) -> int:
-        return int(self.samples.shape[1])
+        return self._shape[1]
 
     @property
     def duration(self) -> float:
@@ -135,6 +171,8 @@ def save(audio: Audio, path: Path | str) -> Path:
 
 
 def _encode(audio: Audio, ext: str) -> bytes:
+    import numpy as np
+
     samples = np.clip(audio.samples, -1.0, 1.0)
     if ext in (".pcm", ".raw"):
         return (samples * 32768.0).round().clip(-32768, 32767).astype("<i2").tobytes()
@@ -183,6 +221,8 @@ def peaks(audio: Audio, width: int) -> list[float]:
     time, for drawing a waveform. Buckets past the end of short audio are 0."""
     if width <= 0:
         return []
+    import numpy as np
+
     level = np.abs(audio.samples).max(axis=1) if audio.frames else np.zeros(0, dtype=np.float32)
     edges = np.linspace(0, len(level), width + 1).astype(int)
     result = []

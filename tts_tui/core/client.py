@@ -57,7 +57,11 @@ class HttpClient:
             # trust_env keeps the user's proxy settings, but a proxy can never
             # reach a server on this machine: loopback always goes direct.
             direct = {f"all://{host}": None for host in ("127.0.0.1", "localhost", "[::1]")}
+            from tts_tui.core.tls import lazy_verify_context
+
             self._client = httpx.AsyncClient(
+                # httpx's own verify=True context, its CA bundle read at the first handshake
+                verify=lazy_verify_context(),
                 follow_redirects=True,
                 http1=True,
                 http2=False,

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
+
     from tts_tui.core.audio import Audio
     from tts_tui.core.device_stream import StreamSink
     from tts_tui.core.player import Player
 
-FramesCallback = Callable[[np.ndarray, int, int], None]  # frames, rate, channels
+FramesCallback = Callable[["np.ndarray", int, int], None]  # frames, rate, channels
 
 
 class FrameSink:
@@ -35,6 +35,12 @@ class FrameSink:
         """Open the device while the server thinks."""
         if self._player is not None:
             self._player.warm()
+
+    @property
+    def wants_frames(self) -> bool:
+        """False when no one takes frames while the answer downloads (no player,
+        no callback): then WAV and PCM answers need only be counted."""
+        return self._player is not None or self._on_frames is not None
 
     @property
     def streamed(self) -> bool:

@@ -14,13 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
-from tts_tui.core import templates
 from tts_tui.core.config import ENV_REFERENCE, expand_env, references_unset_env
 from tts_tui.core.errors import RequestError, TemplateError
 from tts_tui.core.exchange import PreparedRequest
 from tts_tui.core.masking import credential, is_secret_name, url_secrets
 from tts_tui.core.model import Service
 from tts_tui.core.voices import Voice, read_configured, read_voices
+
+# `templates` (and Jinja under it, ~20 ms) is imported by the functions that
+# render one: an OpenAI-type request, or headers without tags, need neither.
 
 
 class ServiceType(ABC):
@@ -124,6 +126,8 @@ class HttpType(ServiceType):
     """Any HTTP API: method, URL, headers, query and body are templates."""
 
     def speech_request(self, service: Service, text: str, *, voice: str | None = None) -> PreparedRequest:
+        from tts_tui.core import templates
+
         variables = template_variables(service, text, voice=voice)
         url = templates.render_url(base_url(service), variables)
         pairs = templates.build_query(service.query, variables)
@@ -220,6 +224,8 @@ def _add_headers(service: Service, headers: dict[str, str], variables: Mapping[s
 def _header_value(service: Service, name: str, value: str, variables: Mapping[str, Any]) -> str:
     expanded = expand_env(value, what=f"{service.name}.headers.{name}")
     if "{{" in expanded:
+        from tts_tui.core import templates
+
         return templates.render_header(expanded, variables)
     if "\r" in expanded or "\n" in expanded:
         raise TemplateError(
@@ -267,6 +273,8 @@ def _template_env_names(service: Service) -> set[str]:
     for text in _config_strings(service):
         if "{{" not in text:
             continue
+        from tts_tui.core import templates
+
         try:
             names |= {n[4:] for n in templates.template_variables(text) if n.startswith("env.")}
         except TemplateError:

@@ -10,19 +10,25 @@ complete and returns the whole audio.
 from __future__ import annotations
 
 import time
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from tts_tui.core.answer.decoders import SNIFF_BYTES
 from tts_tui.core.answer.pick import ReadHint, pick_reader, same_format
 from tts_tui.core.answer.readers import Reader
-from tts_tui.core.audio import Audio
 from tts_tui.core.errors import TtsError
 from tts_tui.core.exchange import Exchange
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tts_tui.core.audio import Audio
+
 
 class Sink(Protocol):
+    """Where frames go. A sink may say `wants_frames = False` (nobody listens
+    while the answer downloads): WAV and PCM answers are then only counted,
+    and their samples made when the audio's are first read."""
+
     def write(self, frames: np.ndarray, rate: int, channels: int) -> None: ...
 
 
@@ -73,11 +79,11 @@ class AnswerDecoder:
         when the answer holds no audio."""
         if self.error is not None:
             raise self.error
+        self._ending = True  # a body shorter than a sniff is first read here: its audio came after it
         if self.reader is None:
             self._pick(bytes(self._head))
             assert self.reader is not None
             self._deliver(self.reader.feed(bytes(self._head)))
-        self._ending = True
         self._deliver(self.reader.finish())
         stream = self.reader.stream
         self.exchange.reader = self.reader.name
@@ -87,8 +93,7 @@ class AnswerDecoder:
                                        f'(response = "{found}" says so in the config)')
         if self.reader.fetch_url is not None:
             return None
-        assert stream.rate is not None
-        audio = Audio(stream.samples(), stream.rate, stream.format or "pcm", bytes(stream.data))
+        audio = stream.audio()
         self._note_format(audio.format)
         for ex in {id(self.exchange): self.exchange, id(self.clock): self.clock}.values():
             ex.rate, ex.channels = audio.rate, audio.channels
@@ -103,15 +108,18 @@ class AnswerDecoder:
         ex = self.exchange
         picked = pick_reader(ex.content_type, head, self.hint)
         self.reader = picked.reader
+        self.reader.stream.count_only = not getattr(self.sink, "wants_frames", True)
         ex.reader = picked.reader.name
         ex.notes.extend(picked.notes)
 
     def _deliver(self, frames: np.ndarray | None) -> None:
-        if frames is None or not len(frames):
-            return
         stream = self.reader.stream if self.reader is not None else None
-        assert stream is not None and stream.rate is not None and stream.channels is not None
-        self.sink.write(frames, stream.rate, stream.channels)
+        assert stream is not None
+        if frames is not None and len(frames):
+            assert stream.rate is not None and stream.channels is not None
+            self.sink.write(frames, stream.rate, stream.channels)
+        elif not (stream.count_only and stream.frames):  # counted frames are first audio too
+            return
         clock = self.clock
         if clock.ttfa_ms is None and clock.t0 is not None:
             clock.ttfa_ms = (time.perf_counter() - clock.t0) * 1000.0

@@ -14,18 +14,23 @@ the decoder that reads it:
   the end) is decoded whole once the last byte is in.
 
 PyAV costs ~0.1 s to import: it is imported only when such an answer arrives.
+numpy too is imported only once samples are made: an answer read with
+`count_only` (WAV and raw PCM) never needs it.
 """
 
 from __future__ import annotations
 
 import io
 import threading
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tts_tui.core.answer.layout import SampleLayout, check_rate_channels, parse_wav
 from tts_tui.core.errors import AudioError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tts_tui.core.audio import Audio
 
 SNIFF_BYTES = 36  # enough for every magic number below, and an Ogg page's codec
 _FEED_WAIT_S = 5.0  # a decoder never holds the caller longer than this per chunk
@@ -80,6 +85,12 @@ class AudioStream:
     `rate`, `channels` and `format` are known from the first frames on;
     `data` holds every byte (what saving writes back); `late` is True when
     the frames could only be decoded after the last byte.
+
+    `count_only` (set before the first `feed`): nobody needs frames while the
+    answer downloads. WAV and raw PCM frames are then only counted, `feed`
+    returns None for them, and `frames` still grows as they arrive; their
+    samples are converted once, when asked for, and are the same values.
+    Other formats decode as usual.
     """
 
     def __init__(self, pcm: SampleLayout | None = None, *, weak_sync: bool | None = None) -> None:
@@ -91,20 +102,48 @@ class AudioStream:
         self.rate: int | None = None
         self.channels: int | None = None
         self.late = False
+        self.count_only = False
         self._frames: list[np.ndarray] = []
+        self._kept = 0
         self._closed = False
 
     @property
     def frames(self) -> int:
-        return sum(len(f) for f in self._frames)
+        """Frames decoded (or counted) so far."""
+        counted = self._decoder.counted if self._decoder is not None else 0
+        return self._kept + counted
 
     def samples(self) -> np.ndarray:
         """Every frame decoded so far, in one array."""
+        import numpy as np
+
+        span = self._counted_span()
+        if span is not None:
+            layout, start, frames = span
+            return layout.convert(self.data[start : start + frames * layout.block])
         if not self._frames:
             return np.zeros((0, self.channels or 1), np.float32)
         if len(self._frames) > 1:
             self._frames = [np.concatenate(self._frames)]
         return self._frames[0]
+
+    def audio(self) -> Audio:
+        """The whole audio once `finish` returned, holding a copy of `data`.
+        Counted frames are converted only when its samples are first read."""
+        from tts_tui.core.audio import Audio
+
+        assert self.rate is not None
+        data, fmt = bytes(self.data), self.format or "pcm"
+        span = self._counted_span()
+        if span is None:
+            return Audio(self.samples(), self.rate, fmt, data)
+        layout, start, frames = span
+        end = start + frames * layout.block
+        return Audio.deferred(lambda: layout.convert(data[start:end]), frames, layout.channels, self.rate, fmt, data)
+
+    def _counted_span(self) -> tuple[SampleLayout, int, int] | None:
+        """(layout, offset in `data`, frames) of counted PCM, else None."""
+        return self._decoder.counted_span() if self._decoder is not None and self._decoder.counted else None
 
     def feed(self, chunk: bytes) -> np.ndarray | None:
         if self._closed:
@@ -114,6 +153,7 @@ class AudioStream:
             self._decoder = self._choose(final=False)
             if self._decoder is None:
                 return None
+            self._decoder.count_only = self.count_only
             return self._keep(self._decoder.feed(bytes(self.data)))
         return self._keep(self._decoder.feed(chunk))
 
@@ -123,13 +163,18 @@ class AudioStream:
         if self._decoder is None:
             self._decoder = self._choose(final=True)
             assert self._decoder is not None
+            self._decoder.count_only = self.count_only
             frames = self._keep(self._decoder.feed(bytes(self.data)))
             rest = self._keep(self._decoder.finish())
         else:
             frames, rest = None, self._keep(self._decoder.finish())
         self._closed = True
         parts = [f for f in (frames, rest) if f is not None and len(f)]
-        return np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else None)
+        if len(parts) > 1:
+            import numpy as np
+
+            return np.concatenate(parts)
+        return parts[0] if parts else None
 
     def close(self) -> None:
         """Stop decoding (the download failed or was cancelled)."""
@@ -147,6 +192,7 @@ class AudioStream:
         if frames is None or not len(frames):
             return None
         self._frames.append(frames)
+        self._kept += len(frames)
         return frames
 
     def _choose(self, *, final: bool) -> _Decoder | None:
@@ -173,6 +219,12 @@ class _Decoder:
     rate: int | None = None
     channels: int = 1
     late = False
+    count_only = False  # PCM decoders count frames instead of converting them
+    counted = 0  # frames counted, not converted
+
+    def counted_span(self) -> tuple[SampleLayout, int, int] | None:
+        """(layout, offset of the first sample in the bytes fed, frames counted)."""
+        return None
 
     def feed(self, chunk: bytes) -> np.ndarray | None:
         raise NotImplementedError
@@ -200,16 +252,28 @@ class _NotAudio(_Decoder):
 class _PcmDecoder(_Decoder):
     """Raw samples: whole frames out, a partial frame carried to the next chunk."""
 
-    def __init__(self, layout: SampleLayout, limit: int | None = None) -> None:
+    def __init__(self, layout: SampleLayout, limit: int | None = None, *, offset: int = 0) -> None:
         self.layout = layout
         self.rate, self.channels = layout.rate, layout.channels
         self._carry = b""
+        self._carried = 0  # with count_only: bytes of a partial frame
         self._left = limit  # bytes of samples still to read (a WAV's data size)
+        self._offset = offset
+
+    def counted_span(self) -> tuple[SampleLayout, int, int] | None:
+        return self.layout, self._offset, self.counted
 
     def feed(self, chunk: bytes) -> np.ndarray | None:
+        size = len(chunk)
         if self._left is not None:
-            chunk = chunk[: max(0, self._left)]
-            self._left -= len(chunk)
+            size = min(size, max(0, self._left))
+            self._left -= size
+        if self.count_only:  # arithmetic only: no copy, no numpy
+            whole, self._carried = divmod(self._carried + size, self.layout.block)
+            self.counted += whole
+            return None
+        if size < len(chunk):
+            chunk = chunk[:size]
         raw = self._carry + chunk
         usable = len(raw) // self.layout.block * self.layout.block
         self._carry = raw[usable:]
@@ -235,6 +299,13 @@ class _WavDecoder(_Decoder):
     def late(self) -> bool:  # type: ignore[override]
         return bool(self._inner and self._inner.late)
 
+    @property
+    def counted(self) -> int:  # type: ignore[override]
+        return self._inner.counted if self._inner else 0
+
+    def counted_span(self) -> tuple[SampleLayout, int, int] | None:
+        return self._inner.counted_span() if self._inner else None
+
     def feed(self, chunk: bytes) -> np.ndarray | None:
         if self._inner is not None:
             return self._inner.feed(chunk)
@@ -249,7 +320,8 @@ class _WavDecoder(_Decoder):
             self._inner = _AvDecoder("wav")
             return self._inner.feed(bytes(self._head))
         size = None if layout.data_end is None else layout.data_end - layout.data_start
-        self._inner = _PcmDecoder(layout, size)
+        self._inner = _PcmDecoder(layout, size, offset=layout.data_start)
+        self._inner.count_only = self.count_only
         return self._inner.feed(bytes(self._head[layout.data_start :]))
 
     def finish(self) -> np.ndarray | None:
@@ -313,7 +385,11 @@ class _AvDecoder(_Decoder):
             out, self._out = self._out, []
         if not out:
             return None
-        return out[0] if len(out) == 1 else np.concatenate(out)
+        if len(out) == 1:
+            return out[0]
+        import numpy as np
+
+        return np.concatenate(out)
 
     def _run(self) -> None:
         try:
@@ -342,6 +418,8 @@ class _AvDecoder(_Decoder):
             self._emit(resampler.resample(None))
 
     def _emit(self, frames: list[Any]) -> None:
+        import numpy as np
+
         for frame in frames:
             channels = frame.layout.nb_channels
             array = frame.to_ndarray().reshape(-1, channels)

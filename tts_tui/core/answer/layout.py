@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from tts_tui.core.errors import AudioError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PLACEHOLDER_SIZES = (0, 0xFFFFFFFF)  # streamed WAVs do not know their length
 MAX_RATE = 768_000
@@ -44,7 +46,11 @@ class SampleLayout:
         return f"{letter}{self.width * 8}{order}"
 
     def convert(self, raw: bytes | bytearray | memoryview) -> np.ndarray:
-        """Whole frames of `raw` as float32 of shape (frames, channels)."""
+        """Whole frames of `raw` as float32 of shape (frames, channels).
+        Converting bytes in pieces gives the same samples as converting them
+        whole (every step is per sample)."""
+        import numpy as np  # here, not at import: a WAV only counted or saved needs none
+
         raw = bytes(raw)
         raw = raw[: len(raw) // self.block * self.block]
         order = ">" if self.big_endian else "<"

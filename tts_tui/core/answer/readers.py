@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
-
-import numpy as np
 
 from tts_tui.core.answer.decoders import AudioStream
 from tts_tui.core.answer.events import AUDIO_KEYS, decode_base64, read_event
 from tts_tui.core.answer.layout import SampleLayout
 from tts_tui.core.answer.sse import SseAudioParser
 from tts_tui.core.errors import AudioError, RequestError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_JSON_DEPTH = 64
 
@@ -266,4 +268,8 @@ def _join(parts: Any) -> np.ndarray | None:
     frames = [p for p in parts if p is not None and len(p)]
     if not frames:
         return None
-    return frames[0] if len(frames) == 1 else np.concatenate(frames)
+    if len(frames) == 1:
+        return frames[0]
+    import numpy as np
+
+    return np.concatenate(frames)

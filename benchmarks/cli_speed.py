@@ -1,0 +1,139 @@
+"""`tts-tui say --no-play -o FILE` against curl writing the same file.
+
+Starts the embedded server in its own process (`tts-tui serve --port 0`), then
+runs these commands interleaved, round after round, so drift in the machine's
+load hits all of them alike:
+
+- `python -c pass`                       the floor any Python CLI pays
+- `tts-tui --version`
+- `tts-tui say TEXT --no-play -o a.wav`  an OpenAI-type service, WAV
+- `curl -o b.wav` with the same JSON body to the same URL
+
+Each run's wall time and CPU time (user + system, from the child's own
+rusage, threads included) are recorded; medians are printed with the ratios
+the issue sets goals for. Both files' sizes are printed, so both commands
+did the same work (espeak-ng's output varies by a few samples run to run).
+
+    python benchmarks/cli_speed.py [--runs 20] [--text "Hello there."]
+
+Asserts nothing: on a loaded machine read the ratios, not the milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {  # (label, against, at most)
+    "say wall / curl wall": 4.0,
+    "say wall / python -c pass": 6.0,
+    "--version wall / python -c pass": 2.0,
+}
+
+
+def tts_tui_argv() -> list[str]:
+    """The installed `tts-tui` script next to this Python, else `python -m tts_tui`."""
+    script = Path(sys.executable).with_name("tts-tui")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tts_tui"]
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`tts-tui serve --port 0` in its own process; (process, OpenAI base URL)."""
+    proc = subprocess.Popen([*tts_tui_argv(), "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("OpenAI base URL "):
+            return proc, line.split()[3].rstrip(":")
+    proc.kill()
+    raise SystemExit("the embedded server did not start")
+
+
+def run_once(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of `argv`, which must succeed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {stderr.strip()}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--text", default="Hello there, this is a quick test.")
+    args = parser.parse_args()
+    curl = shutil.which("curl")
+    if curl is None:
+        raise SystemExit("curl is not on PATH")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # installs have bytecode caches
+    server, openai_url = start_server(env)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "config.toml"
+            config.write_text(
+                '[audio]\noutput = "none"\n\n[[services]]\nname = "bench"\ntype = "openai"\n'
+                f'url = "{openai_url}"\nmodel = "tts-1"\nvoice = "en-us"\nformat = "wav"\n'
+            )
+            body = json.dumps({"model": "tts-1", "input": args.text, "voice": "en-us",
+                               "response_format": "wav", "speed": 1.0})
+            commands = {
+                "python -c pass": [sys.executable, "-c", "pass"],
+                "tts-tui --version": [*tts_tui_argv(), "--version"],
+                "tts-tui say --no-play -o": [*tts_tui_argv(), "--config", str(config), "say", args.text,
+                                             "--no-play", "-o", "say.wav"],
+                "curl -o": [curl, "-sS", "--fail", "-o", "curl.wav", "-X", "POST", "-H",
+                            "Content-Type: application/json", "--data-binary", body,
+                            f"{openai_url}/audio/speech"],
+            }
+            for argv in commands.values():  # warm the disk cache and the bytecode
+                run_once(argv, env, tmp)
+            sizes = [(Path(tmp) / name).stat().st_size for name in ("say.wav", "curl.wav")]
+            wall: dict[str, list[float]] = {name: [] for name in commands}
+            cpu: dict[str, list[float]] = {name: [] for name in commands}
+            for _ in range(args.runs):
+                for name, argv in commands.items():
+                    w, c = run_once(argv, env, tmp)
+                    wall[name].append(w)
+                    cpu[name].append(c)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
+          f"{args.runs} interleaved runs each; medians")
+    print(f"{'command':<28}{'wall ms':>10}{'cpu ms':>10}")
+    med = {name: (statistics.median(wall[name]) * 1000, statistics.median(cpu[name]) * 1000) for name in commands}
+    for name, (w, c) in med.items():
+        print(f"{name:<28}{w:>10.1f}{c:>10.1f}")
+    print(f"say.wav {sizes[0]} bytes, curl.wav {sizes[1]} bytes")
+    ratios = {
+        "say wall / curl wall": med["tts-tui say --no-play -o"][0] / med["curl -o"][0],
+        "say cpu / curl cpu": med["tts-tui say --no-play -o"][1] / med["curl -o"][1],
+        "say wall / python -c pass": med["tts-tui say --no-play -o"][0] / med["python -c pass"][0],
+        "--version wall / python -c pass": med["tts-tui --version"][0] / med["python -c pass"][0],
+    }
+    for label, ratio in ratios.items():
+        goal = GOALS.get(label)
+        verdict = "" if goal is None else f"  goal <= {goal:g}x: {'met' if ratio <= goal else 'NOT met'}"
+        print(f"{label:<34}{ratio:>6.2f}x{verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The command line loads only what a subcommand uses (issue 11).
+
+Each case runs the real CLI in a fresh interpreter through a small wrapper
+that, once `main()` returns, prints which heavy modules ended up in
+`sys.modules`: `--version` and `--help` load none of them, and `say --no-play
+-o file.wav` with a WAV answer loads neither numpy nor the template engine.
+Speed itself is measured by benchmarks/cli_speed.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import wave
+
+from tests.conftest import ROOT
+from tests.servers import FaultServer
+
+HEAVY = ("numpy", "httpx", "jinja2", "textual", "tomlkit", "av", "soundfile", "sounddevice", "asyncio")
+WRAPPER = f"""
+import json, os, sys
+from tts_tui.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+sys.stdout.flush()
+print(json.dumps({{"code": code, "loaded": [m for m in {HEAVY!r} if m in sys.modules],
+                  "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}), file=sys.stderr)
+"""
+
+
+def run_cli(tmp_path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env.pop("OPENBLAS_NUM_THREADS", None)
+    full_env.update(env or {})
+    out = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True,
+                         timeout=60, env=full_env, cwd=tmp_path)
+    report = json.loads(out.stderr.strip().splitlines()[-1])
+    return out, report
+
+
+def test_version_and_help_load_nothing_heavy(tmp_path):
+    out, report = run_cli(tmp_path, "--version")
+    assert out.stdout == "tts-tui 0.1.0\n" and report["code"] == 0
+    assert report["loaded"] == []
+    out, report = run_cli(tmp_path, "--help")
+    assert "say" in out.stdout and "bench" in out.stdout and report["code"] == 0
+    assert report["loaded"] == []
+
+
+def openai_config(write_config, url: str) -> str:
+    return str(write_config(
+        '[audio]\noutput = "none"\n\n[[services]]\nname = "local"\ntype = "openai"\n'
+        f'url = "{url}"\nvoice = "en-us"\nformat = "wav"\n'
+    ))
+
+
+def test_say_to_a_wav_file_needs_no_numpy_nor_templates(tmp_path, write_config, embedded_server):
+    config = openai_config(write_config, embedded_server.openai_url)
+    out, report = run_cli(tmp_path, "--config", config, "say", "Hello there.", "--no-play", "-o", "hi.wav", "--json")
+    assert report["code"] == 0, out.stderr
+    assert "numpy" not in report["loaded"] and "jinja2" not in report["loaded"]
+    assert "httpx" in report["loaded"]  # the wrapper sees what the command did load
+    metrics = json.loads(out.stdout)
+    saved = (tmp_path / "hi.wav").read_bytes()
+    with wave.open(str(tmp_path / "hi.wav")) as wav:  # a WAV every player reads: its sizes are exact
+        frames, rate = wav.getnframes(), wav.getframerate()
+    assert struct.unpack_from("<I", saved, 4)[0] == len(saved) - 8
+    assert metrics["audio_s"] == round(frames / rate, 3) and metrics["bytes"] == len(saved)
+    assert metrics["ttfb_ms"] <= metrics["ttfa_ms"] <= metrics["total_ms"]
+
+
+def test_numpy_is_kept_to_one_blas_thread_unless_the_user_says(tmp_path, write_config):
+    with FaultServer() as srv:
+        # raw PCM saved as .wav is encoded from samples: numpy is loaded
+        config = str(write_config(
+            '[audio]\noutput = "none"\n\n[[services]]\nname = "t"\ntype = "http"\n'
+            f'url = "{srv.url("/pcm?seconds=0.2")}"\nbody = \'{{"text": "{{{{ text }}}}"}}\'\n'
+            'content_type = "audio/pcm"\n'
+        ))
+        out, report = run_cli(tmp_path, "--config", config, "say", "Hi.", "--no-play", "-o", "a.wav")
+        assert report["code"] == 0, out.stderr
+        assert "numpy" in report["loaded"] and report["blas"] == "1"
+        out, report = run_cli(tmp_path, "--config", config, "say", "Hi.", "--no-play", "-o", "b.wav",
+                              env={"OPENBLAS_NUM_THREADS": "3"})
+        assert report["code"] == 0, out.stderr
+        assert report["blas"] == "3"
+    with wave.open(str(tmp_path / "a.wav")) as wav:
+        assert (wav.getframerate(), wav.getnframes()) == (24000, 4800)
