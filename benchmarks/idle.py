@@ -74,21 +74,22 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-def measure(argv: list[str], env: dict[str, str], settle: float, seconds: float) -> tuple[float, float]:
-    """(CPU %, bytes per second written to the terminal) over `seconds`, after `settle`."""
+def measure(argv: list[str], env: dict[str, str], settle: float, seconds: float) -> tuple[float, float, int]:
+    """(CPU %, bytes per second written to the terminal) over `seconds`, after
+    `settle`, and the bytes written while settling (proof that it drew)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                             cwd=ROOT, start_new_session=True)
     os.close(slave)
     try:
-        drain(master, settle)
+        drawn = drain(master, settle)
         cpu0 = tree_cpu(proc.pid)
         t0 = time.perf_counter()
         written = drain(master, seconds)
         elapsed = time.perf_counter() - t0
         cpu = tree_cpu(proc.pid) - cpu0
-        return 100.0 * cpu / elapsed, written / elapsed
+        return 100.0 * cpu / elapsed, written / elapsed, drawn
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -161,15 +162,15 @@ def main() -> None:
         if args.posting:
             runs.append(("Posting", [args.posting]))
         print(f"idle for {args.seconds:.0f} s after {args.settle:.0f} s, 80x24 pty, one after the other")
-        print(f"{'app':<26}{'CPU %':>8}{'bytes/s':>10}{'vs bare CPU':>13}{'vs bare bytes':>15}")
+        print(f"{'app':<26}{'CPU %':>8}{'bytes/s':>10}{'vs bare CPU':>13}{'vs bare bytes':>15}{'drawn first':>13}")
         base: tuple[float, float] | None = None
         for name, argv in runs:
-            cpu, rate = measure(argv, env, args.settle, args.seconds)
+            cpu, rate, drawn = measure(argv, env, args.settle, args.seconds)
             if base is None:
                 base = (cpu, rate)
             ratio_cpu = cpu / base[0] if base[0] else float("nan")
             ratio_bytes = rate / base[1] if base[1] else float("nan")
-            print(f"{name:<26}{cpu:>8.2f}{rate:>10.0f}{ratio_cpu:>12.2f}x{ratio_bytes:>14.2f}x")
+            print(f"{name:<26}{cpu:>8.2f}{rate:>10.0f}{ratio_cpu:>12.2f}x{ratio_bytes:>14.2f}x{drawn:>12,} B")
 
 
 if __name__ == "__main__":
