@@ -14,9 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
-    """No test reads or writes the real user's config."""
+    """No test reads or writes the real user's config, history or cache."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    # the history and the answer cache too: a test never writes the user's
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("TTS_TUI_CONFIG", raising=False)
     return home
 
