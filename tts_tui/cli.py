@@ -442,6 +442,7 @@ async def cmd_bench(config: Config, args: argparse.Namespace) -> int:
         report = await run_bench(
             service, args.text or BENCH_TEXT, n=args.n, concurrency=args.c,
             client=client, warmup=not args.no_warmup, on_result=on_result,
+            keep_bodies=bool(args.har),  # only a HAR shows bodies: a long bench holds no audio
         )
     finally:
         progress.close()

@@ -163,3 +163,18 @@ def test_bench_har_holds_the_counted_requests(cli, write_config, fault, tmp_path
 def test_bad_counts_are_usage_errors(cli, args):
     out = cli("bench", *args)
     assert out.returncode == 2 and "usage error" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_many_small_chunks_are_counted_exactly(cli, write_config, fault):
+    # a streamed WAV (placeholder sizes) in 60 chunked pieces, 4 at a time on kept-alive connections
+    url = fault.url("/stream?kind=wav&seconds=0.75&count=60&interval_ms=1")
+    out = cli("--config", http_config(write_config, url), "bench", "-n", "8", "-c", "4", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json_lines(out.stdout)[:-1]
+    assert len(rows) == 8
+    for row in rows:
+        assert (row["error"], row["format"], row["audio_s"]) == (None, "wav", 0.75)
+        assert row["ttfb_ms"] <= row["ttfa_ms"] <= row["total_ms"]
+    said = cli("--config", http_config(write_config, url), "say", "hi", "--no-play", "--json")
+    assert json.loads(said.stdout)["audio_s"] == 0.75  # the same answer read by say
+    assert sum(r["connect_ms"] > 0 for r in rows) <= 4  # connections are reused

@@ -1,8 +1,12 @@
 """`tts-tui bench`: the same text sent N times, C at a time, and its latency table.
 
 Pure asyncio and the shared speech pipeline: nothing here plays audio or draws
-anything. Audio is decoded as it streams, so `ttfa_ms` is the time to the first
-decoded samples.
+anything. The requests go through `BenchClient` (a lean HTTP/1.1 client with
+HttpClient's contract), and with no one taking frames, a WAV or PCM answer is
+only counted, not converted: `ttfa_ms` is the time to its first whole frame,
+`audio_s` its exact length. Other formats decode as they stream, so their
+`ttfa_ms` is the time to the first decoded samples. Per request, the client's
+work does not grow with the number of chunks the server sends.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.client import HttpClient
+from tts_tui.core.bench_client import BenchClient
 from tts_tui.core.exchange import Exchange
 from tts_tui.core.model import Service
 from tts_tui.core.speech import prepare, speak
 from tts_tui.core.stats import Summary
+
+if TYPE_CHECKING:
+    from tts_tui.core.client import HttpClient
 
 METRICS = ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "audio_s", "rtf")
 BENCH_TEXT = "The quick brown fox jumps over the lazy dog."
@@ -114,6 +121,7 @@ async def run_bench(
     client: HttpClient,
     warmup: bool = True,
     on_result: Callable[[BenchRow], None] | None = None,
+    keep_bodies: bool = True,
 ) -> BenchReport:
     """Send `text` to `service` `n` times, at most `concurrency` at once, on one client.
 
@@ -121,17 +129,34 @@ async def run_bench(
     connection and wakes a lazy server). Template and config errors raise
     TtsError before anything is sent; network and audio faults never raise,
     they end up in the rows' errors. `on_result` runs (in this task) as each
-    counted request finishes, in completion order.
+    counted request finishes, in completion order. Without `keep_bodies`,
+    the body of an exchange that succeeded is let go once its row is made
+    (`body_dropped`; its metrics stay), so a long bench holds no audio.
     """
     if n < 1 or concurrency < 1:
         raise ValueError("n and concurrency must be at least 1")
     request = prepare(service, text)
     report = BenchReport(service.name, min(concurrency, n))
+    wire = BenchClient(client)  # what it cannot send itself, `client` sends
 
     async def one(index: int) -> BenchRow:
-        result = await speak(service, text, client=client, request=request)
+        result = await speak(service, text, client=wire, request=request)  # type: ignore[arg-type]
+        if not keep_bodies:
+            for ex in result.exchanges:
+                if ex.error is None and ex.body:
+                    ex.body, ex.body_dropped = b"", True
         return BenchRow(index, result.exchange, result.exchanges)
 
+    try:
+        await _run(report, one, n, warmup, on_result)
+    finally:
+        wire.close_connections()
+    report.rows.sort(key=lambda row: row.n)
+    return report
+
+
+async def _run(report: BenchReport, one: Callable[[int], Any], n: int, warmup: bool,
+               on_result: Callable[[BenchRow], None] | None) -> None:
     if warmup:
         report.warmup = await one(-1)
 
@@ -157,5 +182,4 @@ async def run_bench(
         raise
     finally:
         report.wall_s = time.perf_counter() - started
-    report.rows = sorted(rows, key=lambda row: row.n)
-    return report
+        report.rows = rows

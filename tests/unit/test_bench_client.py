@@ -1,0 +1,160 @@
+"""BenchClient keeps HttpClient's contract: the same answer, read the same way,
+gives the same exchange, and the same bytes go on the wire.
+
+Every case speaks once through HttpClient and once through BenchClient against
+the same real server on 127.0.0.1 (tests/servers.py, the embedded server) and
+compares what a user sees: status, error line, bytes, audio length and format,
+notes, the body kept, and the request the server received.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import FaultServer
+from tts_tui.core.bench import run_bench
+from tts_tui.core.bench_client import BenchClient
+from tts_tui.core.client import HttpClient
+from tts_tui.core.model import Service
+from tts_tui.core.speech import SpeechResult, speak
+
+BODY = '{"text": "{{ text }}"}'
+
+
+@pytest.fixture
+def srv() -> Iterator[FaultServer]:
+    with FaultServer() as server:
+        yield server
+
+
+def service(url: str, **fields: object) -> Service:
+    fields.setdefault("timeout", 3)
+    return Service(name="t", type="http", url=url, body=BODY, **fields)  # type: ignore[arg-type]
+
+
+def seen(result: SpeechResult) -> dict[str, object]:
+    """What a user sees of a speech: metrics without the timings, and the rest."""
+    ex = result.exchange
+    return {
+        "status": ex.status, "reason": getattr(ex, "reason", None), "error": ex.error, "bytes": ex.bytes,
+        "truncated": ex.truncated, "content_type": ex.content_type, "headers": ex.response_headers,
+        "reader": ex.reader, "format": ex.format, "audio_s": ex.audio_s, "rate": ex.rate,
+        "channels": ex.channels, "notes": ex.notes, "body": ex.body,
+        "late": ex.first_audio_after_body, "exchanges": len(result.exchanges),
+        "samples": None if result.audio is None else result.audio.samples.tobytes(),
+        "data": None if result.audio is None else result.audio.data,
+        "timed": [getattr(ex, m) is not None for m in ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms")],
+    }
+
+
+async def both(svc: Service) -> tuple[dict[str, object], dict[str, object], BenchClient]:
+    http = HttpClient()
+    lean = BenchClient(HttpClient())
+    try:
+        full = seen(await speak(svc, "Hello.", client=http))
+        ours = seen(await speak(svc, "Hello.", client=lean))  # type: ignore[arg-type]
+    finally:
+        await http.aclose()
+        await lean.aclose()
+    return full, ours, lean
+
+
+ROUTES = [
+    "/echo", "/wav?seconds=0.3", "/pcm?seconds=0.2", "/zeros?n=5000", "/first-byte?delay_ms=50",
+    "/drip?interval_ms=5&count=20", "/truncated", "/reset", "/close", "/html500", "/json400", "/detail422",
+    "/wav-as-html", "/base64-json", "/nested-json", "/url-json", "/sse?format=pcm&count=4",
+    "/sse?format=wav&count=3", "/status?code=204", "/status?code=200&type=application/json&body=null",
+    "/set-cookie?value=abc", "/stream?kind=wav&seconds=0.4&count=8&interval_ms=5",
+    "/stream?kind=pcm&seconds=0.3&count=5&interval_ms=5",
+]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_the_same_answer_gives_the_same_exchange(srv: FaultServer, route: str) -> None:
+    full, ours, lean = await both(service(srv.url(route)))
+    assert ours == full
+    # it went on the wire by BenchClient's own hand (/url-json: and the fetch of its URL)
+    assert lean.sent == (2 if route == "/url-json" else 1)
+
+
+async def test_a_compressed_stream_decodes_the_same(srv: FaultServer) -> None:
+    full, ours, lean = await both(service(srv.url("/stream?kind=mp3&seconds=0.5&count=5&interval_ms=5")))
+    assert full["format"] == "mp3" and full["error"] is None
+    assert ours == full and lean.sent == 1
+
+
+async def test_an_answer_cut_at_the_deadline_says_so_the_same(srv: FaultServer) -> None:
+    full, ours, lean = await both(service(srv.url("/endless?interval_ms=20"), timeout=0.5))
+    for side in (full, ours):  # how many bytes came before the cut varies
+        side["error"] = re.sub(r"\d+ bytes", "N bytes", str(side["error"]))
+        side["bytes"] = side["body"] = side["samples"] = None
+    assert ours["error"] == "the answer did not finish within 0.5 s (cut after N bytes)"
+    assert ours == full and lean.sent == 1
+
+
+async def test_a_closed_port_gives_the_same_error(srv: FaultServer) -> None:
+    port = srv.port
+    srv.stop()
+    full, ours, lean = await both(service(f"http://127.0.0.1:{port}/wav"))
+    assert ours["error"] == f"connection refused by 127.0.0.1:{port} — is the server running?"
+    assert ours == full and lean.sent == 0  # it could not connect: HttpClient tried and said why
+
+
+async def test_a_redirect_is_followed_by_the_full_client_from_then_on(srv: FaultServer) -> None:
+    lean = BenchClient(HttpClient())
+    try:
+        first = await speak(service(srv.url("/redirect?to=/wav")), "Hello.", client=lean)  # type: ignore[arg-type]
+        # it met the redirect, and the full client sent the request again and followed it
+        assert [r.path for r in srv.requests] == ["/redirect", "/redirect", "/wav"]
+        srv.requests.clear()
+        again = await speak(service(srv.url("/redirect?to=/wav")), "Hello.", client=lean)  # type: ignore[arg-type]
+    finally:
+        await lean.aclose()
+    assert [r.path for r in srv.requests] == ["/redirect", "/wav"]  # from then on, as httpx sends it
+    assert lean.sent == 1
+    for result in (first, again):
+        assert (result.exchange.status, result.exchange.error, result.exchange.format) == (200, None, "wav")
+
+
+async def test_the_same_request_goes_on_the_wire(srv: FaultServer) -> None:
+    svc = service(srv.url("/echo?a=1&b=x%20y"), headers={"X-Api-Key": "k", "Accept": "audio/wav"})
+    _, _, lean = await both(svc)
+    assert lean.sent == 1
+    sent_by_httpx, sent_by_us = srv.requests[-2:]
+    assert sent_by_us.target == sent_by_httpx.target == "/echo?a=1&b=x%20y"
+    assert sent_by_us.method == sent_by_httpx.method == "POST"
+    assert sent_by_us.body == sent_by_httpx.body == b'{"text": "Hello."}'
+    # the same headers with the same values; spelling and order are the HTTP stack's own
+    assert sorted((k.lower(), v) for k, v in sent_by_us.headers) == sorted(
+        (k.lower(), v) for k, v in sent_by_httpx.headers)
+
+
+async def test_connections_are_kept_alive(srv: FaultServer) -> None:
+    lean = BenchClient(HttpClient())
+    try:
+        results = [await speak(service(srv.url("/wav")), "Hello.", client=lean) for _ in range(3)]  # type: ignore[arg-type]
+    finally:
+        await lean.aclose()
+    assert [r.exchange.status for r in results] == [200, 200, 200] and lean.sent == 3
+    assert results[0].exchange.connect_ms > 0
+    assert [r.exchange.connect_ms for r in results[1:]] == [0.0, 0.0]  # reused: no connect
+
+
+async def test_bench_rows_match_speech_through_the_full_client(embedded_server) -> None:
+    svc = Service(name="local", type="openai", url=embedded_server.openai_url, voice="en-us", format="wav")
+    http = HttpClient()
+    try:
+        reference = await speak(svc, "Counting frames.", client=http)
+        report = await run_bench(svc, "Counting frames.", n=4, concurrency=2, client=http)
+    finally:
+        await http.aclose()
+    assert report.errors == 0
+    for row in report.rows:
+        ex = row.exchange
+        assert (ex.status, ex.format, ex.rate, ex.channels, ex.reader) == (200, "wav", reference.exchange.rate, 1, "raw")
+        # espeak-ng's length varies by a few samples from run to run: within 10 ms
+        assert ex.audio_s == pytest.approx(reference.exchange.audio_s, abs=0.01)
+        assert ex.connect_ms <= ex.ttfb_ms <= ex.ttfa_ms <= ex.total_ms

@@ -1,0 +1,582 @@
+"""The client `bench` sends through: the server's time, not ours.
+
+`BenchClient.send` keeps HttpClient's contract (the same Exchange fields, the
+same one-line errors, the same timings, counted from the first network step)
+for what a bench sends over and over: a plain http:// request to a server it
+reaches directly. It keeps one keep-alive connection per request in flight,
+writes each PreparedRequest's bytes once, and parses answers as asyncio hands
+them over (`data_received`), passing each read's body bytes on in one piece.
+Per request that is a few dozen Python calls where httpx makes thousands, so
+the client's own work stays out of the latency it reports and off the cores
+the server needs.
+
+Everything else goes through the HttpClient it wraps, with all its rules:
+https, a proxy from the environment, a URL httpx would have to normalise, a
+connection that cannot be opened (the HttpClient says why), and from the
+first redirect or cookie on, every request (a redirect is sent again by the
+HttpClient, which follows it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import urllib.request
+import zlib
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from tts_tui.core.client import (
+    CONNECT_TIMEOUT_MAX,
+    MAX_BYTES,
+    USER_AGENT,
+    HttpClient,
+    _connect_timeout,
+    _host_port,
+    _one_line,
+    _secs,
+    _size,
+    describe_http_error,
+)
+from tts_tui.core.exchange import Exchange, PreparedRequest
+
+_perf = time.perf_counter
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_HEAD = 64 * 1024
+# a request target httpx sends as written (anything else it would re-encode)
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=%]*")
+
+
+class _Delegate(Exception):
+    """This exchange is the HttpClient's to make (nothing reached the server
+    that it would not send again the same way)."""
+
+
+class _CallerFailed(Exception):
+    """on_headers/on_chunk raised: carried out of the protocol callbacks."""
+
+
+class BenchClient:
+    """HttpClient's `send` for a bench; `aclose` closes both. `sent` counts
+    the requests it wrote itself (the others went through `http`)."""
+
+    def __init__(self, http: HttpClient | None = None) -> None:
+        self.http = http or HttpClient()
+        self.sent = 0
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._wire: dict[int, tuple[PreparedRequest, bytes, dict[str, str]]] = {}
+        self._full_client_only = False  # a redirect or a cookie came: httpx from then on
+        self._proxied = bool({"http", "all"} & set(urllib.request.getproxies()))
+
+    def close_connections(self) -> None:
+        """Close this client's own connections (not the HttpClient's)."""
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
+
+    async def aclose(self) -> None:
+        self.close_connections()
+        await self.http.aclose()
+
+    async def send(self, exchange: Exchange, **options: Any) -> Exchange:
+        """As `HttpClient.send`."""
+        target = self._target(exchange.request)
+        if target is not None:
+            try:
+                return await self._send(exchange, target, **options)
+            except _Delegate:
+                pass
+            finally:
+                if exchange.error:
+                    exchange.error = exchange.request.mask(exchange.error)
+        return await self.http.send(exchange, **options)
+
+    def _target(self, request: PreparedRequest) -> tuple[str, int] | None:
+        """(host, port) when this client sends `request` itself, else None."""
+        if self._full_client_only or not request.url.isascii() or " " in request.url:
+            return None
+        try:
+            parts = urlsplit(request.url)
+            port = parts.port or 80
+        except ValueError:
+            return None
+        host = parts.hostname or ""
+        if parts.scheme != "http" or not host or "@" in parts.netloc:
+            return None
+        if self._proxied and host not in _LOOPBACK:
+            return None
+        return host, port
+
+    def _request_bytes(self, request: PreparedRequest, host: str, port: int) -> tuple[bytes, dict[str, str]] | None:
+        """The request as it goes on the wire (made once per request object),
+        with the headers httpx would add; None when httpx should send it."""
+        cached = self._wire.get(id(request))
+        if cached is not None and cached[0] is request:
+            return cached[1], cached[2]
+        parts = urlsplit(request.url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not _PLAIN_TARGET.fullmatch(target) or "/." in parts.path:
+            return None
+        authority = f"[{host}]" if ":" in host else host
+        headers = {"Host": authority if port == 80 else f"{authority}:{port}", "Accept": "*/*",
+                   "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive", "User-Agent": USER_AGENT}
+        for name, value in request.headers.items():
+            for known in [k for k in headers if k.lower() == name.lower()]:
+                del headers[known]
+            headers[name] = value
+        body = request.body
+        if body is not None or request.method.upper() in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body or b""))
+        lines = [f"{request.method.upper()} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+        text = "\r\n".join(lines)
+        if "\0" in text or any("\r" in f"{k}{v}" or "\n" in f"{k}{v}" for k, v in headers.items()):
+            return None
+        try:
+            head = (text + "\r\n\r\n").encode("latin-1")
+        except UnicodeEncodeError:
+            return None
+        wire = head + (body or b"")
+        self._wire[id(request)] = (request, wire, headers)
+        return wire, headers
+
+    async def _send(
+        self,
+        exchange: Exchange,
+        target: tuple[str, int],
+        *,
+        timeout: float = 60.0,
+        max_bytes: int = MAX_BYTES,
+        on_headers: Callable[[Exchange], None] | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
+        keep_body: bool = True,
+    ) -> Exchange:
+        ex = exchange
+        host, port = target
+        made = self._request_bytes(ex.request, host, port)
+        if made is None:
+            raise _Delegate
+        wire, sent_headers = made
+        where = _host_port(ex.request.url)
+        answer = _Answer(ex, ex.request.method.upper() == "HEAD", on_headers, on_chunk, max_bytes, keep_body)
+        connection: _Connection | None = None
+        ex.t0 = started = _perf()
+        try:
+            async with asyncio.timeout(timeout):
+                connection = self._idle_connection(target)
+                if connection is None:
+                    connection = await self._connect(target, min(timeout, CONNECT_TIMEOUT_MAX), where)
+                    answer.connect_s = _perf() - started
+                else:
+                    ex.t0 = started = _perf()
+                answer.start = started
+                ex.sent_headers = dict(sent_headers)
+                connection.begin(answer)
+                connection.transport.write(wire)
+                self.sent += 1
+                await answer.done
+        except asyncio.CancelledError:
+            answer.finish()
+            ex.error = "cancelled"
+            if connection is not None:
+                connection.close()
+            raise
+        except _ConnectTimedOut as exc:
+            answer.finish()
+            ex.error = str(exc)
+            return ex
+        except TimeoutError:
+            answer.finish()
+            if connection is None:  # the deadline came while connecting
+                ex.error = _connect_timeout(where, timeout)
+                return ex
+            connection.close()
+            if answer.headers_at is None:
+                ex.error = f"no answer from {where} within {_secs(timeout)} s"
+            else:
+                ex.truncated = True
+                ex.error = f"the answer did not finish within {_secs(timeout)} s (cut after {answer.got} bytes)"
+            return ex
+        except _CallerFailed as failed:
+            answer.finish()
+            if connection is not None:
+                connection.close()
+            ex.error = f"stopped by the caller: {_one_line(str(failed.__cause__))}"
+            raise failed.__cause__ from None  # type: ignore[misc]
+        assert connection is not None
+        if answer.redirect or answer.cookie:
+            self._full_client_only = True
+        if answer.redirect:
+            connection.close()
+            raise _Delegate
+        connection.end()
+        if answer.reusable and not connection.closed:
+            self._idle.setdefault(target, []).append(connection)
+        else:
+            connection.close()
+        return ex
+
+    def _idle_connection(self, target: tuple[str, int]) -> _Connection | None:
+        pool = self._idle.get(target)
+        while pool:
+            connection = pool.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    async def _connect(self, target: tuple[str, int], seconds: float, where: str) -> _Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(seconds):
+                _, connection = await loop.create_connection(_Connection, *target)
+        except TimeoutError:
+            raise _ConnectTimedOut(_connect_timeout(where, seconds)) from None
+        except OSError:
+            raise _Delegate from None  # nothing was sent: HttpClient connects again and says why
+        return connection
+
+
+class _ConnectTimedOut(TimeoutError):
+    pass
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection, carrying one answer at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.closed = False
+        self._answer: _Answer | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def begin(self, answer: _Answer) -> None:
+        self._answer = answer
+
+    def end(self) -> None:
+        self._answer = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._answer is None:  # bytes nobody asked for: the connection cannot be trusted
+            self.close()
+            return
+        self._answer.feed(data)
+        if self._answer.failed:
+            self.close()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        if self._answer is not None:
+            self._answer.lost(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._answer is not None:
+            self._answer.lost(exc)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Answer:
+    """One response, parsed as its bytes arrive; fills the Exchange as
+    HttpClient would. `done` resolves when it is complete or failed."""
+
+    def __init__(self, exchange: Exchange, head_only: bool, on_headers: Callable[[Exchange], None] | None,
+                 on_chunk: Callable[[bytes], None] | None, max_bytes: int, keep_body: bool) -> None:
+        self.ex = exchange
+        self.head_only = head_only
+        self.on_headers, self.on_chunk = on_headers, on_chunk
+        self.max_bytes, self.keep_body = max_bytes, keep_body
+        self.store = keep_body
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.start = 0.0
+        self.connect_s = 0.0
+        self.headers_at: float | None = None
+        self.got = 0  # body bytes handed on (decoded)
+        self.raw = 0  # body bytes received (as sent)
+        self.chunks: list[bytes] = []
+        self.failed = False
+        self.reusable = False
+        self.redirect = self.cookie = False
+        self._buf = bytearray()
+        self._mode = "head"  # head | length | chunked | close | done
+        self._left = 0  # length: bytes still to come; chunked: bytes left in this chunk
+        self._expected = 0
+        self._chunk_state = "size"  # size | data | crlf | trailer
+        self._decoder: Any = None
+
+    # -- what the connection tells --------------------------------------------
+    def feed(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        try:
+            if self._mode == "head":
+                self._buf += data
+                if not self._head():
+                    return
+                data, self._buf = bytes(self._buf), bytearray()
+            if self._mode == "length":
+                take = data[: self._left]
+                if len(take) < len(data):  # more than the answer: the connection is not clean
+                    self.reusable = False
+                self._left -= len(take)
+                self._body(take)
+                if self._left == 0:
+                    self._complete()
+            elif self._mode == "chunked":
+                self._chunked(data)
+            elif self._mode == "close":
+                self._body(data)
+        except _CallerFailed as failed:
+            self._fail(failed)
+        except _ProtocolBroken as broken:
+            self._fail_with(broken.message, truncated=self.headers_at is not None)
+
+    def lost(self, exc: Exception | None) -> None:
+        if self.done.done():
+            return
+        if self._mode == "close" and exc is None:
+            self._complete()
+            return
+        where = _host_port(self.ex.request.url)
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            message = "the connection was reset by the server" + (f" after {self.got} bytes" if self.got else "")
+        elif self._mode == "head":
+            message = f"{where} closed the connection without answering"
+        elif self._mode == "length":
+            message = f"the server closed the connection after {self.raw} of {self._expected} bytes"
+        else:
+            message = f"the server closed the connection mid-answer (after {self.got} bytes)"
+        self._fail_with(message, truncated=self.headers_at is not None)
+
+    # -- the stages -----------------------------------------------------------
+    def _head(self) -> bool:
+        """Parse the status line and headers once they are all in; False until then."""
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end == -1:
+                if len(self._buf) > _MAX_HEAD:
+                    raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
+                                          "the response headers are too long")
+                return False
+            head = bytes(self._buf[:end]).decode("latin-1")
+            del self._buf[: end + 4]
+            status_line, *lines = head.split("\r\n")
+            version, _, rest = status_line.partition(" ")
+            code, _, reason = rest.partition(" ")
+            if not version.startswith("HTTP/1.") or not code.isdigit() or len(code) != 3:
+                raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
+                                      f"not an HTTP/1.1 status line: {_one_line(status_line, 60)!r}")
+            status = int(code)
+            if 100 <= status < 200:  # 100 Continue and friends: the answer follows
+                continue
+            break
+        raw: list[tuple[str, str]] = []
+        for line in lines:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip():
+                raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
+                                      f"a malformed header line: {_one_line(line, 60)!r}")
+            raw.append((name, value.strip()))
+        self.headers_at = _perf()
+        ex = self.ex
+        ex.status, ex.reason = status, reason.strip()
+        headers: dict[str, str] = {}
+        lower: dict[str, str] = {}
+        for name, value in raw:
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            key = name.lower()
+            lower[key] = f"{lower[key]}, {value}" if key in lower else value
+        ex.response_headers = headers
+        ex.content_type = lower.get("content-type", "")
+        self.cookie = "set-cookie" in lower
+        if status in _REDIRECTS and "location" in lower:
+            self.redirect = True
+            self.done.set_result(None)
+            return False
+        connection_tokens = {t.strip().lower() for t in lower.get("connection", "").split(",")}
+        self.reusable = version == "HTTP/1.1" and "close" not in connection_tokens
+        encoding = lower.get("content-encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._decoder = _Deflate()
+        self.store = self.keep_body or status >= 400
+        if self.on_headers is not None:
+            self._call(self.on_headers, ex)
+        if self.head_only or status in (204, 304):
+            self._complete()
+        elif "chunked" in lower.get("transfer-encoding", "").lower():
+            self._mode = "chunked"
+        elif "content-length" in lower:
+            try:
+                self._left = self._expected = int(lower["content-length"].split(",")[0])
+            except ValueError:
+                raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
+                                      "a Content-Length that is not a number") from None
+            self._mode = "length"
+            if self._left == 0:
+                self._complete()
+        else:
+            self._mode = "close"
+            self.reusable = False
+        return self._mode != "done"
+
+    def _chunked(self, data: bytes) -> None:
+        """Chunked transfer coding: every piece of data in `data` goes on at once."""
+        buf = self._buf
+        buf += data
+        pos = 0
+        out: list[bytes] = []
+        while True:
+            if self._chunk_state == "size":
+                cut = buf.find(b"\r\n", pos)
+                if cut == -1:
+                    break
+                size_text = bytes(buf[pos:cut]).split(b";")[0].strip()
+                try:
+                    self._left = int(size_text, 16)
+                except ValueError:
+                    raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
+                                          "a malformed chunk size") from None
+                pos = cut + 2
+                self._chunk_state = "data" if self._left else "trailer"
+            elif self._chunk_state == "data":
+                take = min(self._left, len(buf) - pos)
+                if take <= 0:
+                    break
+                out.append(bytes(buf[pos : pos + take]))
+                pos += take
+                self._left -= take
+                if self._left == 0:
+                    self._chunk_state = "crlf"
+            elif self._chunk_state == "crlf":
+                if len(buf) - pos < 2:
+                    break
+                pos += 2
+                self._chunk_state = "size"
+            else:  # trailer: header lines, then an empty line
+                cut = buf.find(b"\r\n", pos)
+                if cut == -1:
+                    break
+                empty = cut == pos
+                pos = cut + 2
+                if empty:
+                    del buf[:pos]
+                    if out:
+                        self._body(b"".join(out))
+                    self._complete()
+                    return
+        del buf[:pos]
+        if out:
+            self._body(out[0] if len(out) == 1 else b"".join(out))
+
+    def _body(self, data: bytes) -> None:
+        if not data or self.done.done():
+            return
+        self.raw += len(data)
+        if self._decoder is not None:
+            try:
+                data = self._decoder.decompress(data)
+            except zlib.error as exc:
+                raise _ProtocolBroken(f"cannot decode the answer from {_host_port(self.ex.request.url)}: {exc}") from None
+        self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if not data:
+            return
+        cut = False
+        if self.got + len(data) > self.max_bytes:
+            data = data[: self.max_bytes - self.got]
+            cut = True
+        self.got += len(data)
+        if self.store:
+            self.chunks.append(data)
+        if self.on_chunk is not None and data:
+            self._call(self.on_chunk, data)
+        if cut:
+            self.ex.truncated = True
+            self._fail_with(f"the answer is larger than {_size(self.max_bytes)}; cut", truncated=True)
+
+    def _complete(self) -> None:
+        if self._decoder is not None:
+            rest, self._decoder = self._decoder.flush(), None
+            self._deliver(rest)
+        if self.done.done():
+            return
+        self._mode = "done"
+        self.finish()
+        ex = self.ex
+        if ex.error is None and ex.status is not None and ex.status >= 400:
+            ex.error = describe_http_error(ex.status, ex.content_type, b"".join(self.chunks))
+        self.done.set_result(None)
+
+    def finish(self) -> None:
+        """Timings, size and body, as far as the answer got (HttpClient's `finish`)."""
+        end = _perf()
+        ex = self.ex
+        if self.headers_at is not None:
+            ex.connect_ms = self.connect_s * 1000.0
+            ex.ttfb_ms = (self.headers_at - self.start) * 1000.0
+        ex.total_ms = (end - self.start) * 1000.0
+        ex.bytes = self.got
+        if self.keep_body:
+            ex.body = b"".join(self.chunks)
+
+    def _fail_with(self, message: str, *, truncated: bool) -> None:
+        if self.done.done():
+            return
+        self.failed = True
+        self.reusable = False
+        self.finish()
+        if truncated:
+            self.ex.truncated = True
+        self.ex.error = message
+        self.done.set_result(None)
+
+    def _fail(self, failed: _CallerFailed) -> None:
+        self.failed = True
+        self.reusable = False
+        if not self.done.done():
+            self.done.set_exception(failed)
+
+    def _call(self, callback: Callable[[Any], None], arg: Any) -> None:
+        try:
+            callback(arg)
+        except Exception as exc:
+            raise _CallerFailed from exc
+
+
+class _ProtocolBroken(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Deflate:
+    """`deflate` as servers send it: zlib-wrapped, or (against the RFC) raw."""
+
+    def __init__(self) -> None:
+        self._inner: Any = None
+        self._first = True
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._first:
+            self._first = False
+            self._inner = zlib.decompressobj()
+            try:
+                return self._inner.decompress(data)
+            except zlib.error:
+                self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inner.decompress(data)
+
+    def flush(self) -> bytes:
+        return self._inner.flush() if self._inner is not None else b""
