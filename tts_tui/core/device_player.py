@@ -14,15 +14,29 @@ its output stream open, playing silence, for `linger` seconds after a job, and
 `warm()` opens it in the background while a request is still in flight (at
 the rate of the last audio, else the device's own). Audio at another rate than
 the open stream's is resampled rather than paying for a reopen.
+
+A device can go away (JACK stopped, a USB headset pulled) or stop answering.
+No caller ever waits on one for long: every PortAudio call that can block
+(loading it and listing devices, opening, starting, stopping, closing a
+stream) runs in a worker thread with a bound, and a stream whose callback
+stopped coming is noticed by reading the state. Then the player turns silent
+with the reason ("the output device went away" / "does not answer"), keeps
+the audio, and abandons that stream: it is never stopped or closed, because
+PortAudio's JACK host API waits ten minutes in Pa_StopStream and
+Pa_CloseStream for a server that is gone, and its Pa_Terminate aborts the
+process (an assert in pa_jack.c). For the same reason PortAudio in this
+process is then `broken()`: it can not be re-initialised, and a re-scan must
+play from a fresh process (Player.rescan does).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -36,24 +50,107 @@ from tts_tui.core.device_stream import (
 )
 
 LINGER_SECONDS = 30.0  # an idle output stream stays open this long for the next play
+# Bounds on PortAudio calls (a worker thread waits; past the bound it is abandoned).
+SEARCH_TIMEOUT = 10.0  # loading PortAudio and listing devices (ALSA probes every card)
+OPEN_TIMEOUT = 5.0  # opening and starting a stream (a JACK client takes about 60 ms)
+CLOSE_TIMEOUT = 1.0  # stopping and closing one
+# A started stream whose callback has not run for this long lost its device
+# (a period is 21 ms at 1024 frames and 48 kHz; a loaded machine can stall a second).
+NO_CALLBACK_SECONDS = 2.0
+WENT_AWAY = "the output device went away"
+NO_ANSWER = "the output device does not answer"
+
+# Streams abandoned after their device was lost: never closed (see the module
+# doc), and kept referenced so their callback never points at freed memory.
+_abandoned: list[Any] = []
+_broken: list[str] = []  # why PortAudio in this process can no longer be re-initialised
+
+
+def broken() -> str | None:
+    """Why PortAudio can not be re-initialised in this process (a stream lost
+    its device, or a call never returned), or None."""
+    return _broken[0] if _broken else None
+
+
+def _break_portaudio(sd: Any, reason: str) -> None:
+    """Never call Pa_Terminate again in this process, not even at exit (where
+    sounddevice's atexit handler would): it would hang or abort."""
+    if not _broken:
+        _broken.append(reason)
+    if sd is not None:
+        sd._initialized = 0
+
+
+def _bounded(call: Callable[[], Any], seconds: float, name: str) -> tuple[bool, Any]:
+    """Run `call` in a daemon thread and wait at most `seconds`: (True, its
+    result), or (False, None) when it did not return in time (the thread is
+    abandoned). Its exceptions are raised here."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name=f"tts-portaudio-{name}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        return False, None
+    if "error" in box:
+        raise box["error"]
+    return True, box.get("value")
+
+
+def _import_sounddevice() -> Any:
+    import sounddevice as sd
+
+    if not getattr(sd, "_tts_exit_hook", False):
+        sd._tts_exit_hook = True
+        atexit.register(_before_portaudio_exit, sd)  # runs before sounddevice's own handler (LIFO)
+    return sd
+
+
+def _before_portaudio_exit(sd: Any) -> None:
+    """At exit, skip Pa_Terminate when its JACK client may be dead (JACK
+    stopped since PortAudio started): pa_jack.c would abort the process. The
+    server closes a client whose process ended anyway."""
+    if broken() is not None or _jack_client_alive(sd) is False:
+        sd._initialized = 0
+
+
+_quiet_lock = threading.Lock()
+_quiet_users = 0
+_quiet_saved: int | None = None
 
 
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Silence C-level stderr: ALSA and JACK print probe noise that would draw
-    over a full-screen terminal UI. The reason we keep is `silent_reason`."""
+    over a full-screen terminal UI. The reason we keep is `silent_reason`.
+    Threads may overlap: stderr comes back when the last one leaves. Used
+    around `_bounded` calls, never inside their worker, so an abandoned call
+    can not keep stderr silenced (the CLI prints its errors there)."""
+    global _quiet_users, _quiet_saved
+    with _quiet_lock:
+        if _quiet_users == 0:
+            try:
+                _quiet_saved = os.dup(2)
+                with open(os.devnull, "wb") as devnull:
+                    os.dup2(devnull.fileno(), 2)
+            except OSError:
+                _quiet_saved = None
+        _quiet_users += 1
     try:
-        saved = os.dup(2)
-    except OSError:
         yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _quiet_lock:
+            _quiet_users -= 1
+            if _quiet_users == 0 and _quiet_saved is not None:
+                os.dup2(_quiet_saved, 2)
+                os.close(_quiet_saved)
+                _quiet_saved = None
 
 
 class DevicePlayer:
@@ -104,10 +201,20 @@ class DevicePlayer:
     def silent_reason(self) -> str | None:
         """Why nothing will be heard, or None. Never blocks on a search that
         `warm()` runs in the background (None until it is done)."""
+        self._check_lost()
         if not self._resolved and self._resolve_lock.locked():
             return None
         self._resolve()
         return self._fixed_reason or self._open_reason
+
+    @property
+    def lost(self) -> bool:
+        """True when silent because the device went away or does not answer
+        (or none was found): a re-scan may bring it back."""
+        self._check_lost()
+        reason = self._open_reason or ""
+        return (reason.startswith((WENT_AWAY, NO_ANSWER)) or self._fixed_reason == "no audio output device"
+                or (self._fixed_reason or "").startswith(("no output device", "the audio system")))
 
     @property
     def state(self) -> str:
@@ -269,9 +376,7 @@ class DevicePlayer:
                 return False
             if playback.finished.wait(left):
                 return True
-            if not playback.paused and not _active(playback.stream):
-                playback.finished.set()  # the device went away mid-play
-                return True
+            self._check_lost()  # the device went away mid-play: finished is set
 
     def pause(self) -> None:
         self._fade_out(self._playback, "pause")
@@ -299,24 +404,52 @@ class DevicePlayer:
             self.play(self._audio)
 
     def close(self) -> None:
-        """Stop and close the device (after the last block has played out)."""
-        self._join_warm_up()
+        """Stop and close the device (after the last block has played out).
+        Returns within about CLOSE_TIMEOUT + 0.3 s whatever the device does."""
+        self._join_warm_up(CLOSE_TIMEOUT)
         with self._control:
+            self._check_lost()
             self.stop()
             if self._linger_timer is not None:
                 self._linger_timer.cancel()
                 self._linger_timer = None
             self._close_device()
 
-    def refresh(self) -> None:
-        """Look for devices again (e.g. after JACK was started)."""
+    def rescan(self) -> bool:
+        """Look for devices again (JACK started after the app, a headset
+        plugged in): close the open stream, then restart PortAudio, which
+        lists devices only when it starts. Blocks for up to about
+        SEARCH_TIMEOUT (call it off the UI thread). False when PortAudio in
+        this process can no longer restart (see `broken()`): a fresh process
+        must play then."""
         self.close()
         with self._control:
-            if self._sd is not None:
-                with contextlib.suppress(Exception), _quiet_stderr():
-                    self._sd._terminate()
-                    self._sd._initialize()
+            sd = self._sd
+            if broken() is None and sd is not None:
+                if _jack_client_alive(sd) is False:
+                    _break_portaudio(sd, WENT_AWAY)  # JACK stopped while no stream was open
+                else:
+                    def restart() -> None:
+                        sd._terminate()
+                        sd._initialize()
+
+                    try:
+                        with _quiet_stderr():
+                            done, _ = _bounded(restart, SEARCH_TIMEOUT, "rescan")
+                    except Exception:  # PortAudioError: the search below says what is wrong
+                        done = True
+                    if not done:
+                        _break_portaudio(sd, "the audio system does not answer")
+            if broken() is not None:
+                return False
             self._resolved, self._fixed_reason, self._open_reason = False, None, None
+            self.device_name = None
+        self._resolve()
+        return self._fixed_reason is None
+
+    def refresh(self) -> None:
+        """Look for devices again; see `rescan`."""
+        self.rescan()
 
     @staticmethod
     def _fade_out(playback: _Playback | None, why: str) -> None:
@@ -330,16 +463,50 @@ class DevicePlayer:
                 playback.paused, playback.fade = True, None
 
     # -- the open stream ----------------------------------------------------
-    def _join_warm_up(self) -> None:
+    def _join_warm_up(self, bound: float = OPEN_TIMEOUT + 0.5) -> None:
         warming = self._warming
         if warming is not None and warming is not threading.current_thread():
-            warming.join(10.0)
+            warming.join(bound)  # its PortAudio calls are bounded too
+
+    def _check_lost(self) -> None:
+        """Notice a stream that lost its device: inactive though nobody
+        stopped it (JACK went away), or no callback for NO_CALLBACK_SECONDS
+        (the device hangs). Cheap and never blocks: reads two fields."""
+        device = self._device
+        if device is None or device.stream is None:
+            return
+        if not _active(device.stream):
+            reason = WENT_AWAY
+        elif time.monotonic() - device.heartbeat > NO_CALLBACK_SECONDS:
+            reason = NO_ANSWER
+        else:
+            return
+        if self._control.acquire(timeout=0.05):  # else the next look marks it
+            try:
+                if self._device is device:
+                    self._lose(reason)
+            finally:
+                self._control.release()
+
+    def _lose(self, reason: str) -> None:
+        """Silent with `reason`, the audio kept; the stream is abandoned,
+        never stopped or closed. Call with `_control` held."""
+        device, self._device = self._device, None
+        if self._playback is device:
+            self._playback = None
+        self._open_reason = reason
+        if device is not None:
+            _abandoned.append(device.stream)
+            device.finished.set()
+            device.faded.set()
+        _break_portaudio(self._sd, reason)
 
     def _claim(self, rate: int | None, channels: int) -> _Playback | None:
         """The open stream (opening one if needed), idle and ready for a job;
         None when silent. Call with `_control` held."""
-        if self._device is not None and not _usable(self._device):
-            self._close_device()  # the server went away while it lingered
+        self._check_lost()  # the server went away while it lingered
+        if self._open_reason is not None and self._open_reason.startswith((WENT_AWAY, NO_ANSWER)):
+            return None  # only a re-scan brings it back
         if self._device is None:
             playback = self._open(rate, channels)
             if playback is None or not self._start(playback):
@@ -353,11 +520,20 @@ class DevicePlayer:
         if device is None:
             return
         device.release()
-        with contextlib.suppress(Exception):
-            device.stream.stop()  # lets the last block play out; abort could cut it
-        with contextlib.suppress(Exception):
-            device.stream.close()
+        stream = device.stream
+
+        def stop_and_close() -> None:
+            with contextlib.suppress(Exception):
+                stream.stop()  # lets the last block play out; abort could cut it
+            with contextlib.suppress(Exception):
+                stream.close()
+
+        done, _ = _bounded(stop_and_close, CLOSE_TIMEOUT, "close")
         device.finished.set()
+        if not done:  # the device stopped answering while it lingered
+            _abandoned.append(stream)
+            self._open_reason = NO_ANSWER
+            _break_portaudio(self._sd, NO_ANSWER)
 
     def _schedule_linger_check(self) -> None:
         if self._linger_timer is None:
@@ -393,11 +569,18 @@ class DevicePlayer:
             self._fixed_reason = "output is set to none"
             return
         os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never spawn a server behind the user's back
+
+        def search() -> tuple[Any, list[Any]]:
+            sd = self._sd or _import_sounddevice()
+            return sd, list(sd.query_devices())
+
         try:
             with _quiet_stderr():
-                import sounddevice as sd
-
-                devices = list(sd.query_devices())
+                done, found = _bounded(search, SEARCH_TIMEOUT, "search")
+            if not done:
+                self._fixed_reason = "the audio system does not answer (PortAudio's device search hangs)"
+                return
+            sd, devices = found
         except OSError:
             self._fixed_reason = "PortAudio is not installed (apt-get install libportaudio2)"
             return
@@ -450,16 +633,23 @@ class DevicePlayer:
             for try_rate, try_channels in dict.fromkeys(tries):
                 playback = _Playback(try_rate, try_channels, 0.0)
                 playback.release()  # idle until the first job
+                def open_stream() -> Any:
+                    sd.check_output_settings(device=index, samplerate=try_rate, channels=try_channels, dtype="float32")
+                    return sd.OutputStream(
+                        device=index, samplerate=try_rate, channels=try_channels, dtype="float32",
+                        callback=playback.callback, finished_callback=playback.finished.set,
+                    )
+
                 try:
                     with _quiet_stderr():
-                        sd.check_output_settings(device=index, samplerate=try_rate, channels=try_channels, dtype="float32")
-                        playback.stream = sd.OutputStream(
-                            device=index, samplerate=try_rate, channels=try_channels, dtype="float32",
-                            callback=playback.callback, finished_callback=playback.finished.set,
-                        )
+                        done, playback.stream = _bounded(open_stream, OPEN_TIMEOUT, "open")
                 except Exception as exc:  # PortAudioError: refused rate/channels, busy device
                     problem = f"{info['name']}: {exc}"
                     continue
+                if not done:
+                    self._open_reason = NO_ANSWER
+                    _break_portaudio(sd, NO_ANSWER)
+                    return None
                 host = sd.query_hostapis(info["hostapi"])["name"]
                 self.device_name = f"{info['name']} ({host})"
                 return playback
@@ -467,18 +657,54 @@ class DevicePlayer:
         return None
 
     def _start(self, playback: _Playback) -> bool:
+        stream = playback.stream
         try:
-            playback.stream.start()
+            with _quiet_stderr():
+                done, _ = _bounded(stream.start, OPEN_TIMEOUT, "start")
         except Exception as exc:
             self._open_reason = f"cannot start the output device ({exc})"
             with contextlib.suppress(Exception):
-                playback.stream.close()
+                _bounded(stream.close, CLOSE_TIMEOUT, "close")
             return False
+        if not done:
+            _abandoned.append(stream)
+            self._open_reason = NO_ANSWER
+            _break_portaudio(self._sd, NO_ANSWER)
+            return False
+        playback.heartbeat = time.monotonic()  # the first callback comes within a period
         return True
 
 
 def _usable(playback: _Playback | None) -> bool:
     return playback is not None and _active(playback.stream)
+
+
+def _jack_client_alive(sd: Any) -> bool | None:
+    """Whether PortAudio's JACK client still has its server: None when
+    PortAudio holds no JACK client. A stream opened (never started) on a JACK
+    device tells: pa_jack.c refuses it at once when its server is gone."""
+    try:
+        apis = [i for i, api in enumerate(sd.query_hostapis()) if "JACK" in api["name"]]
+        if not apis:
+            return None
+        devices = [d for d in sd.query_devices() if d["hostapi"] in apis and d["max_output_channels"] > 0]
+    except Exception:
+        return None
+    if not devices:
+        return None
+    device = devices[0]
+
+    def probe() -> None:
+        stream = sd.OutputStream(device=device["index"], samplerate=device["default_samplerate"],
+                                 channels=1, dtype="float32", callback=lambda *_: None)
+        stream.close()
+
+    try:
+        with _quiet_stderr():
+            done, _ = _bounded(probe, CLOSE_TIMEOUT + OPEN_TIMEOUT, "probe")
+    except Exception:
+        return False
+    return done
 
 
 def _active(stream: Any) -> bool:

@@ -70,6 +70,9 @@ class _Playback:
         self.idle = False  # no job: the stream plays silence (standby, or lingering after a job)
         self.idle_since = time.monotonic()
         self.stream: Any = None
+        # monotonic() of the callback's last call: a started stream whose
+        # callback stops coming has lost its device (see DevicePlayer._check_lost)
+        self.heartbeat = time.monotonic()
 
     @property
     def buffering(self) -> bool:
@@ -142,6 +145,7 @@ class _Playback:
         return filled
 
     def callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
+        self.heartbeat = time.monotonic()
         with self.lock:
             if self.idle:
                 outdata.fill(0)

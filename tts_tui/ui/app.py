@@ -35,6 +35,8 @@ ALT_DIGITS = {
 }
 
 TICK_S = 0.25  # how often the config file is polled: edits show within 1 s
+QUIT_PLAYER_S = 2.0  # quit waits this long for the player to let go of the device
+QUIT_POOL_S = 1.0  # and this long for the HTTP pool to close
 UNSAVED_COPY = "~/tts-tui-unsaved.toml"  # offered when quitting with edits the config file cannot take
 
 
@@ -774,8 +776,34 @@ class TtsApp(App[int]):
         await self._quit()
 
     async def _quit(self) -> None:
-        await self.workbench.aclose()
+        """Go at once whatever is in flight: the request is cancelled, the
+        player and the HTTP pool are closed with a bound (a dead device or a
+        server that holds its answer never holds the exit)."""
+        import asyncio
+        import threading
+
+        self.workers.cancel_group(self, "speak")
+        player = self.workbench.opened_player
+        if player is not None:  # closed in a thread of its own: the event loop never waits on a device
+            closing = threading.Thread(target=player.close, name="tts-quit-player", daemon=True)
+            closing.start()
+            await asyncio.get_running_loop().run_in_executor(None, closing.join, QUIT_PLAYER_S)
+        with contextlib.suppress(Exception):  # TimeoutError, or a pool that fails to close: we are leaving
+            await asyncio.wait_for(self.workbench.aclose(), QUIT_POOL_S)
         self.exit(0, message=self._saved_copy_note)
+
+    def action_rescan_devices(self) -> None:
+        """Look for audio devices again (JACK started after the app, a headset plugged in)."""
+        self.notify("re-scanning audio devices…")
+        self._rescan_devices()
+
+    @work(thread=True, exclusive=True, group="rescan")
+    def _rescan_devices(self) -> None:
+        player = self.workbench.player
+        if player.rescan():
+            self.call_from_thread(self.notify, f"audio device: {player.device_name or 'found'}")
+        else:
+            self.call_from_thread(self.notify, f"silent: {player.silent_reason}", severity="warning")
 
     def _unsaved_reason(self) -> str | None:
         """Why edits made here are not in the file, or None when they all are."""
@@ -814,6 +842,8 @@ class TtsApp(App[int]):
             ("Stop playback", "Stop playing", self.action_stop, "stop"),
             ("Replay", "Play the last audio again", self.action_replay, "replay"),
             ("Save audio", "Save the last audio to audio.save_dir", self.action_save_audio, "save_audio"),
+            ("Re-scan audio devices", "Look for output devices again (JACK started later, a device that went away)",
+             self.action_rescan_devices, None),
             ("Toggle request preview", "Show the request as it will be sent", self.action_toggle_preview, "toggle_preview"),
             ("Check service", "Connectivity and one short synthesis", self.action_check, "check"),
             ("Latency", "Per-service p50/p95 and histograms", self.action_latency, "latency"),
