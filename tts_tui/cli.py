@@ -41,6 +41,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog="tts-tui", description="A terminal workbench for text-to-speech HTTP endpoints.")
     parser.add_argument("--config", metavar="PATH", help="config file (default: $TTS_TUI_CONFIG or ~/.config/tts-tui/config.toml)")
+    parser.add_argument("--init", action="store_true",
+                        help="create the config file (commented defaults) when --config PATH does not exist")
     parser.add_argument("--version", action="version", version=f"tts-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -222,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
         from tts_tui.server.app import serve
 
         return serve(args.host, args.port)
-    config = load_config(args.config)
+    config = load_config(args.config, init=args.init)
     if args.command is None:
         return run_tui(config)
     import asyncio
@@ -230,12 +232,17 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(COMMANDS[args.command](config, args))
 
 
-def load_config(cli_path: str | None) -> Config:
-    """Find, create on first run, and load the config; warnings go to stderr."""
+def load_config(cli_path: str | None, *, init: bool = False) -> Config:
+    """Find, create on first run, and load the config; warnings go to stderr.
+
+    Only the default path is created unasked; a named path that does not
+    exist is an error unless `init` (see config.find_or_create). A literal
+    secret is warned about by `pick_service`, for the service in use only.
+    """
     from tts_tui.core import config as config_mod
 
-    path = config_mod.resolve_path(cli_path)
-    if config_mod.ensure_exists(path):
+    path, created = config_mod.find_or_create(cli_path, init=init)
+    if created:
         print(f"created a commented config file at {path}", file=sys.stderr)
     try:
         config = config_mod.load(path)
@@ -244,8 +251,10 @@ def load_config(cli_path: str | None) -> Config:
         exc.message = f"{path}{where}: {exc.message}"
         exc.line = exc.column = None
         raise
+    secret_warnings = {config_mod.literal_secret_warning(s) for s in config.services}
     for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        if warning not in secret_warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return config
 
 
@@ -258,6 +267,9 @@ def pick_service(config: Config, name: str | None) -> Service:
     if name is None:
         for skipped in config.services[: config.services.index(service)]:
             print(f"warning: skipped service {skipped.name!r}: {config_mod.refusal(skipped, config.path)}", file=sys.stderr)
+    secret_warning = config_mod.literal_secret_warning(service)
+    if secret_warning:
+        print(f"warning: {secret_warning}", file=sys.stderr)
     return service
 
 
@@ -273,6 +285,10 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     service = pick_service(config, args.service)
+    if args.output:
+        from tts_tui.core.out_path import output_file
+
+        output_file(args.output)  # a mistyped folder fails now, not after the synthesis
     if args.split or service.split != "none" or service.max_chars:  # maybe more than one request
         return await say_long(config, service, text, args)
     player = None

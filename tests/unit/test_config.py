@@ -315,3 +315,111 @@ def test_a_literal_secret_makes_the_file_private(write_config):
     os.chmod(path, 0o644)
     apply_changes(path, [(("services", "kokoro", "api_key"), "sk-literal-key")])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- issue 8: the user's file is sacred ----------------------------------------
+
+
+def test_only_the_default_path_is_created_unasked(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    path, created = config.find_or_create(None)
+    assert created and path.is_file(), "first run: the default file"
+    assert config.find_or_create(None) == (path, False)
+    typo = tmp_path / "cofnig.toml"
+    with pytest.raises(ConfigError, match="no config file at") as info:
+        config.find_or_create(str(typo))
+    assert "--init" in str(info.value)
+    assert not typo.exists(), "a mistyped --config creates nothing"
+    monkeypatch.setenv("TTS_TUI_CONFIG", str(typo))
+    with pytest.raises(ConfigError, match="TTS_TUI_CONFIG"):
+        config.find_or_create(None)
+    assert not typo.exists()
+    assert config.find_or_create(str(typo), init=True) == (typo, True)
+    assert [s.name for s in config.load(typo).services] == ["local"]
+
+
+LITERAL_SECRETS = {
+    "a header": 'headers = { Authorization = "Bearer sk-in-the-file" }',
+    "a query key": 'query = { api_key = "sk-in-the-file" }',
+    "a body key": """body = '{"text": "{{ text }}", "token": "sk-in-the-file"}'""",
+    "a params key": 'params = { password = "hunter2-in-the-file" }',
+    "an extra key": 'extra = { secret = "sk-in-the-file" }',
+    "URL userinfo": 'url = "http://me:pw-in-the-file@127.0.0.1:9/tts"',
+    "a voices URL key": 'voices = { url = "http://127.0.0.1:9/voices?key=sk-in-the-file" }',
+    "the api_key": 'api_key = "sk-in-the-file"',
+}
+FROM_THE_ENVIRONMENT = [
+    'headers = { Authorization = "Bearer $TTS_KEY", Accept = "audio/wav" }',
+    'query = { api_key = "${TTS_KEY}" }',
+    """body = '{"text": "{{ text }}", "token": "{{ env.TTS_KEY }}"}'""",
+    'params = { password = "$TTS_KEY", speaker = "me" }',
+    'url = "http://127.0.0.1:9/tts?lang=en"',
+    'api_key = "$TTS_KEY"',
+]
+
+
+def _one_service(line: str) -> str:
+    url = "" if line.startswith("url") else 'url = "http://127.0.0.1:9/tts"\n'
+    return f'[ui]\ntext = "Hi"\n\n[[services]]\nname = "svc"\ntype = "http"\n{url}{line}\n'
+
+
+@pytest.mark.parametrize("kind", LITERAL_SECRETS)
+def test_any_literal_secret_makes_the_written_file_0600_and_warns(write_config, kind):
+    path = write_config(_one_service(LITERAL_SECRETS[kind]))
+    os.chmod(path, 0o644)
+    loaded = config.load(path)
+    assert [w for w in loaded.warnings if "literal secret" in w and "'svc'" in w], loaded.warnings
+    assert config.literal_secret_warning(loaded.services[0]) in loaded.warnings
+    apply_changes(path, [(("ui", "text"), "written by the app")])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{kind} is a literal secret"
+
+
+@pytest.mark.parametrize("line", FROM_THE_ENVIRONMENT)
+def test_secrets_read_from_the_environment_keep_the_mode_and_do_not_warn(write_config, line):
+    path = write_config(_one_service(line))
+    os.chmod(path, 0o644)
+    loaded = config.load(path)
+    assert not [w for w in loaded.warnings if "literal secret" in w]
+    apply_changes(path, [(("ui", "text"), "written by the app")])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_the_warning_names_every_place_of_a_service(write_config):
+    text = _one_service('api_key = "sk-1"\nheaders = { "X-Api-Key" = "abc-123", Accept = "audio/wav" }')
+    (warning,) = config.load(write_config(text)).warnings
+    assert warning.startswith("service 'svc': api_key, headers.X-Api-Key hold a literal secret")
+    assert "sk-1" not in warning and "abc-123" not in warning, "the warning never shows the secret"
+
+
+def test_a_600_deep_array_is_a_config_error_with_its_place(write_config):
+    text = USER_FILE + "deep = " + "[" * 600 + "]" * 600 + "\n"
+    with pytest.raises(ConfigError, match="nested more than 100 levels") as info:
+        config.load(write_config(text))
+    line = USER_FILE.count("\n") + 1
+    assert (info.value.line, info.value.column) == (line, len("deep = ") + 101)
+    inline = "x = " + "{ a = " * 150 + "1" + " }" * 150 + "\n"
+    with pytest.raises(ConfigError, match="nested more than 100 levels"):
+        config.parse(inline)
+
+
+def test_brackets_in_strings_and_comments_are_not_nesting(write_config):
+    text = USER_FILE + "# " + "[" * 500 + "\n" + "[ui.keys]\n" + f"speak = \"{'[' * 300}\"\n"
+    text += "note = '''\n" + "{" * 300 + "\n'''\n"
+    assert config.load(write_config(text)).ui.keys["speak"] == "[" * 300
+
+
+def test_a_symlinked_config_is_written_through_and_stays_a_link(tmp_path):
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "tts.toml"
+    target.write_text(USER_FILE)
+    os.chmod(target, 0o640)
+    link = tmp_path / "config.toml"
+    link.symlink_to(os.path.relpath(target, tmp_path))  # as dotfile managers make them
+    apply_changes(link, [(("ui", "text"), "through the link")])
+    assert link.is_symlink() and os.readlink(link) == os.path.join("dotfiles", "tts.toml")
+    assert tomllib.loads(target.read_text())["ui"]["text"] == "through the link", "the target got the edit"
+    assert target.read_text().startswith("# my TTS setup")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "dotfiles"]
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["tts.toml"], "no temp file left beside the target"

@@ -503,3 +503,36 @@ def test_a_failed_write_is_reported_and_kept_pending(clock, read_only_dir):
     assert sync.tick() == {"saved", "error"}
     assert sync.last_write_error is None and not sync.dirty
     assert config.load(path).ui.text == "pending"
+
+
+def test_a_symlinked_config_stays_a_link_and_its_target_gets_the_edits(tmp_path, clock):
+    target = tmp_path / "dotfiles" / "tts.toml"
+    target.parent.mkdir()
+    target.write_text(USER_FILE)
+    link = tmp_path / "config.toml"
+    link.symlink_to(target)
+    sync = ConfigSync(link, clock=clock)
+    sync.set(("ui", "text"), "through the link")
+    clock.advance(1)
+    assert sync.tick() == {"saved"}
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == USER_FILE.replace('"Hi"', '"through the link"')
+    edit_externally(target, 'voice = "af_bella"', 'voice = "af_sky"')  # the dotfiles repo is edited
+    assert "file" in sync.tick()
+    assert sync.config.service("kokoro").voice == "af_sky"
+
+
+def test_a_600_deep_array_written_while_running_is_an_error_with_its_place(sync, path, clock):
+    sync.set(("ui", "text"), "pending")
+    deep = USER_FILE + "oops = " + "[" * 600 + "]" * 600 + "\n"
+    rewrite(path, deep)
+    assert sync.tick() == {"error"}
+    assert "nested more than 100 levels" in sync.file_error.message
+    assert (sync.file_error.line, sync.file_error.column) == (USER_FILE.count("\n") + 1, len("oops = ") + 101)
+    assert sync.config.ui.text == "pending" and [s.name for s in sync.config.services] == ["kokoro", "xtts"]
+    clock.advance(1)
+    sync.tick()
+    assert path.read_text() == deep, "nothing is written over it"
+    rewrite(path, USER_FILE)
+    assert sync.tick() == {"file", "error", "saved"}
+    assert config.load(path).ui.text == "pending"

@@ -33,7 +33,9 @@ DEFAULT_TEMPLATE = Path(__file__).with_name("default_config.toml")
 
 _SERVICE_FIELDS = {f.name: f for f in fields(Service) if f.name != "problem"}  # not a key of the file
 _TABLE_FIELDS = {"pcm": PcmSpec, "voices": VoicesSpec}
-_LITERAL_SECRET_KEYS = ("api_key",)
+# Deeper TOML nesting is refused before parsing: tomllib recurses per level and
+# hits Python's own limit near 400; tomlkit stops at 100.
+MAX_NESTING = 100
 
 
 def default_path() -> Path:
@@ -49,6 +51,26 @@ def resolve_path(cli_path: str | os.PathLike[str] | None = None) -> Path:
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()
     return default_path()
+
+
+def find_or_create(cli_path: str | os.PathLike[str] | None = None, *, init: bool = False) -> tuple[Path, bool]:
+    """The config path (see `resolve_path`), and True when this call created it.
+
+    Only the default path is created on first run. A path the user named
+    (`--config`, `$TTS_TUI_CONFIG`) that does not exist is a ConfigError, as
+    it is most likely mistyped, unless `init` asks for the file to be created.
+    """
+    path = resolve_path(cli_path)
+    if path.exists():
+        return path, False
+    named = cli_path or os.environ.get(ENV_VAR)
+    if named and not init:
+        how = f"tts-tui --config {path} --init" if cli_path else "tts-tui --init"
+        raise ConfigError(
+            f"no config file at {path}",
+            hint=f"check the path{'' if cli_path else f' in ${ENV_VAR}'}, or create it with: {how}",
+        )
+    return path, ensure_exists(path)
 
 
 def ensure_exists(path: Path) -> bool:
@@ -96,9 +118,26 @@ def parse(text: str) -> Config:
 
 
 def parse_toml(text: str) -> dict[str, Any]:
-    """tomllib.loads, with its error turned into a ConfigError with a position."""
+    """tomllib.loads, with its error turned into a ConfigError with a position.
+
+    Arrays and inline tables nested deeper than MAX_NESTING are refused at the
+    bracket that goes too deep, before tomllib could exhaust Python's stack.
+    """
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ConfigError(
+            f"the config is not valid TOML: values nested more than {MAX_NESTING} levels deep",
+            hint="fix the file; tts-tui keeps the last good settings and will not overwrite it",
+            line=deep[0],
+            column=deep[1],
+        )
     try:
         return tomllib.loads(text)
+    except RecursionError:  # not reached after _too_deep; kept so no traceback can escape
+        raise ConfigError(
+            "the config is not valid TOML: values nested too deep",
+            hint="fix the file; tts-tui keeps the last good settings and will not overwrite it",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = column = None
@@ -115,6 +154,58 @@ def parse_toml(text: str) -> dict[str, Any]:
             line=line,
             column=column,
         ) from None
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """1-based line and column of the first `[` or `{` nested deeper than
+    MAX_NESTING, outside strings and comments; None for any ordinary file."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return None  # cannot be that deep: the usual case costs two counts
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if c in "\"'":
+            i = _string_end(text, i)
+            continue
+        if c in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, i) + 1
+                return line, i - (text.rfind("\n", 0, i) + 1) + 1
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
+
+
+def _string_end(text: str, i: int) -> int:
+    """The index after the TOML string starting at `i` (or after its line when unclosed)."""
+    quote = text[i]
+    basic = quote == '"'
+    if text.startswith(quote * 3, i):
+        j = i + 3
+        while j < len(text):
+            if basic and text[j] == "\\":
+                j += 2
+                continue
+            if text.startswith(quote * 3, j):
+                return j + 3
+            j += 1
+        return len(text)
+    j = i + 1
+    while j < len(text) and text[j] != "\n":
+        if basic and text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == quote:
+            return j + 1
+        j += 1
+    return j
 
 
 class Validator:
@@ -207,13 +298,9 @@ class Validator:
                     problem = self.problem(bad, name, index, label)
         service = Service(**values)
         service.problem = problem
-        for key in _LITERAL_SECRET_KEYS:
-            value = getattr(service, key)
-            if value and not value.startswith("$"):
-                self.warnings.append(
-                    f"service {name!r}: {key} holds a literal secret; "
-                    f'prefer "$VARIABLE" to read it from the environment'
-                )
+        warning = _secret_warning(name, literal_secrets(table))
+        if warning:
+            self.warnings.append(warning)
         return service
 
     def problem(self, bad: _BadValue, name: str, index: int, label: str | None) -> ConfigError:
@@ -509,12 +596,92 @@ def references_unset_env(value: str, env: dict[str, str] | None = None) -> bool:
     return any((m[1] or m[2]) not in env for m in ENV_REFERENCE.finditer(value))
 
 
-def has_literal_secret(config: Config) -> bool:
-    return any(
-        getattr(s, key) and not getattr(s, key).startswith("$")
-        for s in config.services
-        for key in _LITERAL_SECRET_KEYS
+# --- literal secrets -----------------------------------------------------------
+
+_TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_JSON_STRING_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def literal_secrets(table: Any) -> list[str]:
+    """Where a [[services]] table (plain TOML data) holds a secret written
+    into the file itself, e.g. ["api_key", "headers.Authorization"].
+
+    A literal secret is a non-empty `api_key`, or a value under a header,
+    query, params or extra key named like a secret (`is_secret_name`), or a
+    string under such a key in the body template, or URL userinfo (and
+    `?key=` values) in `url` or `voices.url`; unless the value reads the
+    environment (`$VAR`, `${VAR}`) or is a template (`{{ env.KEY }}`).
+    """
+    from tts_tui.core.masking import credential, is_secret_name, url_secrets
+
+    if not isinstance(table, dict):
+        return []
+    places: list[str] = []
+    if _is_literal(table.get("api_key")):
+        places.append("api_key")
+    for section in ("headers", "query", "params", "extra"):
+        values = table.get(section)
+        if isinstance(values, dict):
+            places += [
+                f"{section}.{key}"
+                for key, value in values.items()
+                if is_secret_name(str(key)) and isinstance(value, str) and _is_literal(credential(value))
+            ]
+    body = table.get("body")
+    if isinstance(body, str):
+        places += [
+            f"body key {key!r}"
+            for key, value in dict.fromkeys(_JSON_STRING_PAIR.findall(body)).keys()
+            if is_secret_name(key) and _is_literal(value)
+        ]
+    voices = table.get("voices")
+    for where, url in (("url", table.get("url")), ("voices.url", voices.get("url") if isinstance(voices, dict) else None)):
+        if isinstance(url, str) and any(_is_literal(v) for v in url_secrets(url)):
+            places.append(where)
+    return places
+
+
+def _is_literal(value: Any) -> bool:
+    """A string that holds text of its own, not only `$VAR` references and `{{ }}` tags."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    return not (ENV_REFERENCE.search(value) or _TEMPLATE_TAG.search(value))
+
+
+def _secret_warning(name: str, places: list[str]) -> str | None:
+    if not places:
+        return None
+    verb = "holds" if len(places) == 1 else "hold"
+    return (
+        f"service {name!r}: {', '.join(places)} {verb} a literal secret; "
+        f'prefer "$VARIABLE" to read it from the environment'
     )
+
+
+def literal_secret_warning(service: Service) -> str | None:
+    """The warning the config's `warnings` hold for `service`'s literal secrets, or None.
+
+    The CLI shows it for the service in use only.
+    """
+    return _secret_warning(service.name, literal_secrets(_service_table(service)))
+
+
+def has_literal_secret(config: Config) -> bool:
+    """True when any service holds a literal secret (the file is then written 0600)."""
+    return any(literal_secrets(_service_table(s)) for s in config.services)
+
+
+def data_has_literal_secret(data: dict[str, Any]) -> bool:
+    """`has_literal_secret` on plain TOML data, valid or not."""
+    services = data.get("services")
+    return isinstance(services, list) and any(literal_secrets(t) for t in services)
+
+
+def _service_table(service: Service) -> dict[str, Any]:
+    table = {f: getattr(service, f) for f in ("api_key", "headers", "query", "params", "extra", "body", "url")}
+    if service.voices is not None:
+        table["voices"] = {"url": service.voices.url}
+    return table
 
 
 # --- broken services ----------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Each write parses the file as it is on disk *now* with tomlkit, applies only
 the changed keys, and replaces the file atomically (temp file, fsync, rename).
-A file that does not parse is never written over.
+A file that does not parse is never written over. A symlinked file is written
+through to its target and stays a link.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tts_tui.core.config import parse, parse_toml
+from tts_tui.core.config import parse_toml
 from tts_tui.core.errors import ConfigError
 
 # A key path: ("ui", "text"), ("audio", "output"), ("services", NAME, "voice"),
@@ -27,12 +28,34 @@ _INLINE = ("extra", "headers", "query", "pcm")  # tables written inline when cre
 
 
 def apply_changes(path: Path, changes: Iterable[Change]) -> str:
-    """Apply `changes` onto the file at `path`; return the text written."""
-    text = _read_parsable(path)
-    new_text = edit_text(text, changes)
-    if new_text != text:
-        atomic_write(path, new_text)
-    return new_text
+    """Apply `changes` onto the file at `path`; return the text written.
+
+    Holds the file's lock (see file_lock) and starts again from the file
+    when it changes before the rename; raises FileBusy or, after a few
+    tries, FileChanged when another program keeps it busy.
+    """
+    from tts_tui.core.file_lock import locked
+
+    changes = list(changes)
+    attempt = 0
+    while True:
+        attempt += 1
+        with locked(path, wait=1.0):
+            expect = file_signature(path)
+            text = _read_parsable(path)
+            new_text = edit_text(text, changes)
+            if new_text == text:
+                return text
+            try:
+                atomic_write(path, new_text, expect=expect)
+            except FileChanged:
+                if attempt == _TRIES:
+                    raise
+                continue
+            return new_text
+
+
+_TRIES = 5  # attempts when the file keeps changing under a write
 
 
 def edit_text(text: str, changes: Iterable[Change]) -> str:
@@ -51,34 +74,68 @@ def edit_text(text: str, changes: Iterable[Change]) -> str:
     return tomlkit.dumps(doc)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically, keeping its mode (0600 for literal secrets)."""
-    from tts_tui.core.config import has_literal_secret
+class FileChanged(Exception):
+    """The file changed after it was read; nothing was written. Read and
+    merge it, then write again."""
 
+
+Signature = tuple[int, int, int]
+
+
+def file_signature(path: Path) -> Signature | None:
+    """(mtime_ns, size, inode) of the file at `path` (through symlinks), None when missing."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def atomic_write(path: Path, text: str, *, expect: Signature | None = None) -> Signature:
+    """Replace the file at `path` with `text` atomically (temp file, fsync, rename).
+
+    A symlink stays a link: the temp file is made beside its target, which it
+    replaces. The mode is kept (0644 for a new file), and is 0600 whenever
+    `text` holds a literal secret (see config.literal_secrets).
+
+    With `expect` (the `file_signature` the file had when it was read), the
+    file is checked again right before the rename, after the slow part
+    (writing, fsync): if it changed, FileChanged is raised and nothing is
+    replaced, so an outside edit made meanwhile is never written over.
+    Returns the new file's signature (taken before the rename, so a write
+    that lands just after it is not mistaken for ours).
+    """
+    from tts_tui.core.config import data_has_literal_secret
+
+    target = Path(os.path.realpath(path))
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
         mode = 0o644
     try:
-        if has_literal_secret(parse(text)):
+        if data_has_literal_secret(parse_toml(text)):
             mode = 0o600
     except ConfigError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            os.fchmod(fh.fileno(), mode)
+            st = os.fstat(fh.fileno())
+        if expect is not None and file_signature(target) != expect:
+            raise FileChanged(str(path))
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _read_parsable(path: Path) -> str:

@@ -7,12 +7,16 @@ side, a key changed on both sides to different values becomes a `Conflict`
 for the user. Writes apply only the changed keys onto the file as
 it is on disk now, so comments and outside edits survive. The UI drives it all
 by calling `tick()` a few times a second; nothing here starts a thread.
+
+Two writers at once: each write holds the file's advisory lock (file_lock)
+from its last read to its rename, and the file is checked once more right
+before the rename; an outside edit that lands in between is read and merged,
+then the write starts again. No edit of either side is lost.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +24,9 @@ from typing import Any
 
 from tts_tui.core.config import Validator, edit_problem, parse_toml, service_problem
 from tts_tui.core.config_merge import Conflict, Snapshot, flat_service, merge, pending_changes
-from tts_tui.core.config_writer import DELETE, Change, KeyPath, atomic_write, edit_text
+from tts_tui.core.config_writer import DELETE, Change, FileChanged, KeyPath, atomic_write, edit_text, file_signature
 from tts_tui.core.errors import ConfigError
+from tts_tui.core.file_lock import FileBusy, locked
 from tts_tui.core.model import Config
 
 __all__ = ["DELETE", "ConfigSync", "Conflict", "KeyPath", "FILE", "ERROR", "CONFLICT", "SAVED", "EDIT"]
@@ -37,6 +42,9 @@ EDIT = "edit"  # `config` changed by an edit made through this object
 # that close to our last read may change again without its stat changing.
 _RACY_NS = 2_000_000_000
 _RETRY_AFTER = 1.0  # seconds between attempts after a failed write
+_LOCK_WAIT = 0.05  # how long a tick waits for another writer's lock (the UI thread waits)
+_FLUSH_LOCK_WAIT = 1.0  # on quit, another writer's lock is worth a longer wait
+_WRITE_TRIES = 5  # outside edits merged before a write gives up until the next tick
 
 
 class ConfigSync:
@@ -229,9 +237,24 @@ class ConfigSync:
         """Write pending edits now (on quit).
 
         Nothing is written while the file does not parse, nor for keys with
-        a pending conflict; those stay pending and `dirty` stays True.
+        a pending conflict; those stay pending and `dirty` stays True (and
+        `last_write_error` says why when the write itself failed).
         """
-        self._notify(self._write())
+        self._notify(self._write(lock_wait=_FLUSH_LOCK_WAIT, busy_is_error=True))
+
+    def save_copy(self, path: Path) -> None:
+        """Write the config as the UI has it (every edit, conflicts as mine)
+        to another file, atomically; the config file itself is untouched.
+
+        For when the config file cannot be written (read-only, disk full) and
+        the user would rather not lose the edits. Raises ConfigError.
+        """
+        path = Path(path).expanduser()
+        try:
+            text = edit_text(self._text, pending_changes(self.base, self.mine, {}, self._renames))
+            atomic_write(path, text)
+        except OSError as exc:
+            raise ConfigError(f"cannot save {path}: {exc.strerror or exc}", hint="choose another place") from None
 
     # -- internals ---------------------------------------------------------
 
@@ -314,9 +337,18 @@ class ConfigSync:
         self._rebuild()
         return before != {p: (c.mine, c.theirs) for p, c in self._conflicts.items()}
 
-    def _write(self) -> set[str]:
+    def _write(self, *, lock_wait: float = _LOCK_WAIT, busy_is_error: bool = False) -> set[str]:
+        try:
+            with locked(self.path, wait=lock_wait):
+                return self._write_locked()
+        except FileBusy as exc:
+            # Another program is writing it: the edits stay due for the next
+            # tick. On quit there is no next tick, so the user is told.
+            return self._write_failed(f"cannot save now: {exc}") if busy_is_error else set()
+
+    def _write_locked(self) -> set[str]:
         changes: set[str] = set()
-        for _attempt in range(3):
+        for _attempt in range(_WRITE_TRIES):
             changes |= self._check_file(force=True)  # the file may have broken since the last tick
             if self.file_error is not None:
                 return changes
@@ -333,12 +365,14 @@ class ConfigSync:
                 continue  # changed under us: read and merge it first
             if new_text != self._text:
                 try:
-                    atomic_write(self.path, new_text)
+                    # checked again right before the rename, after the slow fsync
+                    self._sig = atomic_write(self.path, new_text, expect=self._sig)
+                except FileChanged:
+                    continue
                 except OSError as exc:
                     return changes | self._write_failed(f"cannot save {self.path}: {exc.strerror or exc}")
                 changes.add(SAVED)
                 self._read_ns = time.time_ns()
-                self._sig = self._stat_sig()
                 self._hash = hashlib.sha256(new_text.encode("utf-8")).digest()
             self._text, self._warnings = new_text, config.warnings
             self._renames.clear()
@@ -366,11 +400,7 @@ class ConfigSync:
         return set() if same else {ERROR}
 
     def _stat_sig(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
+        return file_signature(self.path)
 
     def _read(self) -> bytes:
         try:
