@@ -58,14 +58,14 @@ async def test_ctrl_l_plays_the_highlighted_voice(tmp_path: Path):
 async def test_moving_on_cancels_the_sample(tmp_path: Path):
     with VoiceListServer() as srv:
         path = tmp_path / "config.toml"
-        path.write_text(config_text(srv, 0.05))  # 3 s of audio: the server takes 0.6 s to answer
+        path.write_text(config_text(srv, 0.2))  # 12 s of audio: the server takes 2.5 s to answer
         app = TtsApp(Workbench(path))
         async with app.run_test(size=(80, 24)) as pilot:
             await open_picker(pilot, app)
             await pilot.press("ctrl+l")
             await until(pilot, lambda: voices_sent(srv) == [VOICE_NAMES[0][0]])
             await pilot.press("down")
-            await pilot.pause(1.5)  # past the time the server needed: the answer would be in by now
+            await pilot.pause(3.5)  # past the time the server needed: the answer would be in by now
             assert app.workbench.player.audio is None  # its answer was never played
             assert isinstance(app.screen, VoicePickScreen)
 
