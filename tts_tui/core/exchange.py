@@ -86,6 +86,7 @@ class Exchange:
     first_audio_after_body: bool = False  # no sample could be decoded before the last byte
     reason: str = ""  # the status line's reason phrase ("Bad Request")
     text: str = ""  # the text spoken, when the workbench sent it (history: speak again, load back)
+    part: str = ""  # "2/5" for the second of five chunks of one long text ("" for a whole text)
     # The request headers as they went on the wire, with those the HTTP stack
     # adds (Host, User-Agent, Content-Length); empty until they are sent.
     sent_headers: dict[str, str] = field(default_factory=dict)

@@ -173,8 +173,12 @@ class Workbench:
         stream and leaves `audio` as it was.
         """
         from tts_tui.core.speech import speak
+        from tts_tui.core.utterance import plan
 
         service = self._require_service()
+        spoken = self.config.ui.text if text is None else text
+        if len(plan(service, spoken)) > 1:  # split by the service, or past its input limit
+            return await self._speak_long(service, spoken, play=play)
         request = self.prepare(text)
         exchange = Exchange(request, service=service.name, text=self.config.ui.text if text is None else text)
         self.add_exchange(exchange)
@@ -212,6 +216,52 @@ class Workbench:
                 player.play(result.audio)
                 self._emit({"playback"})
         return result
+
+    async def _speak_long(self, service: Service, text: str, *, play: bool) -> SpeechResult:
+        """A long text in pipelined chunks (the service's `split`), heard as one
+        clip; each chunk's exchange joins the log as its answer completes,
+        marked with its part, and the last says the utterance's own timings."""
+        from tts_tui.core.speech import SpeechResult
+        from tts_tui.core.utterance import plan, speak_long
+
+        player = self.player if play else None
+        count = len(plan(service, text))
+        before = (self.audio, self.audio_service)
+        logged: list[Exchange] = []
+
+        def on_chunk(index: int, result: SpeechResult) -> None:
+            for ex in result.exchanges:
+                ex.part, ex.text = f"{index + 1}/{count}", text
+                self.add_exchange(ex)
+                self._keep(ex)
+                logged.append(ex)
+            self.stats.add(result.exchange)
+
+        def show_partial(*_: object) -> None:
+            if player is not None and player.streaming and self.audio is not player.audio:
+                self.audio, self.audio_service = player.audio, service.name
+                self._emit({"playback"})
+
+        utterance = await speak_long(service, text, client=self.client, play=player,
+                                     on_frames=show_partial, on_chunk=on_chunk)
+        last = next((ex for ex in logged if ex.error), logged[-1] if logged else None)
+        if last is None:  # nothing was sent
+            raise TtsError(utterance.error or "nothing was sent")
+        if utterance.ttfa_ms is not None and utterance.total_ms is not None:
+            last.notes.append(f"the whole text, {count} parts: first audio {utterance.ttfa_ms:.0f} ms, "
+                              f"total {utterance.total_ms:.0f} ms")
+        self._emit({"log"})
+        if utterance.audio is None:
+            self.audio, self.audio_service = before
+            if last.error is None:
+                last.error = utterance.error
+            return SpeechResult(last, None, logged)
+        self.audio, self.audio_service = utterance.audio, service.name
+        self._emit({"audio"})
+        if player is not None and not utterance.streamed:
+            player.play(utterance.audio)
+            self._emit({"playback"})
+        return SpeechResult(last, utterance.audio, logged, streamed=utterance.streamed)
 
     def add_exchange(self, exchange: Exchange) -> None:
         """Append to the log; only the newest AUDIO_KEEP audio exchanges keep their body."""

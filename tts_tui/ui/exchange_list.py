@@ -83,6 +83,8 @@ def row_cells(ex: Exchange) -> dict[str, str]:
         status = str(ex.status)
     rtf = ex.rtf
     note = ex.error or (DROPPED_NOTE if ex.body_dropped else "") or "; ".join(ex.notes)
+    if ex.part:  # a chunk of a long text: which one, before anything else
+        note = f"part {ex.part}" + (f" · {note}" if note else "")
     return {
         "time": time.strftime("%H:%M:%S", time.localtime(ex.started_at)),
         "service": ex.service,
