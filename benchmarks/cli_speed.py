@@ -14,7 +14,10 @@ rusage, threads included) are recorded; medians are printed with the ratios
 the issue sets goals for. Both files' sizes are printed, so both commands
 did the same work (espeak-ng's output varies by a few samples run to run).
 
-    python benchmarks/cli_speed.py [--runs 20] [--text "Hello there."]
+    python benchmarks/cli_speed.py [--runs 20] [--text "Hello there."] [--before DIR]
+
+`--before DIR` also runs the tts-tui in DIR (e.g. `git archive` of an older
+commit unpacked there) in the same rounds, as "before: ...".
 
 Asserts nothing: on a loaded machine read the ratios, not the milliseconds.
 """
@@ -77,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--text", default="Hello there, this is a quick test.")
+    parser.add_argument("--before", type=Path, metavar="DIR", help="also run the tts-tui checkout in DIR")
     args = parser.parse_args()
     curl = shutil.which("curl")
     if curl is None:
@@ -102,14 +106,20 @@ def main() -> None:
                             "Content-Type: application/json", "--data-binary", body,
                             f"{openai_url}/audio/speech"],
             }
-            for argv in commands.values():  # warm the disk cache and the bytecode
-                run_once(argv, env, tmp)
+            envs = {name: env for name in commands}
+            if args.before:
+                old = {**env, "PYTHONPATH": str(args.before.resolve())}
+                for name in ("tts-tui --version", "tts-tui say --no-play -o"):
+                    commands[f"before: {name[8:]}"] = commands[name]
+                    envs[f"before: {name[8:]}"] = old
+            for name, argv in commands.items():  # warm the disk cache and the bytecode
+                run_once(argv, envs[name], tmp)
             sizes = [(Path(tmp) / name).stat().st_size for name in ("say.wav", "curl.wav")]
             wall: dict[str, list[float]] = {name: [] for name in commands}
             cpu: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(args.runs):
                 for name, argv in commands.items():
-                    w, c = run_once(argv, env, tmp)
+                    w, c = run_once(argv, envs[name], tmp)
                     wall[name].append(w)
                     cpu[name].append(c)
     finally:
@@ -118,10 +128,10 @@ def main() -> None:
 
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; "
           f"{args.runs} interleaved runs each; medians")
-    print(f"{'command':<28}{'wall ms':>10}{'cpu ms':>10}")
+    print(f"{'command':<30}{'wall ms':>10}{'cpu ms':>10}")
     med = {name: (statistics.median(wall[name]) * 1000, statistics.median(cpu[name]) * 1000) for name in commands}
     for name, (w, c) in med.items():
-        print(f"{name:<28}{w:>10.1f}{c:>10.1f}")
+        print(f"{name:<30}{w:>10.1f}{c:>10.1f}")
     print(f"say.wav {sizes[0]} bytes, curl.wav {sizes[1]} bytes")
     ratios = {
         "say wall / curl wall": med["tts-tui say --no-play -o"][0] / med["curl -o"][0],

@@ -281,6 +281,7 @@ def run_tui(config: Config) -> int:
 
 async def cmd_say(config: Config, args: argparse.Namespace) -> int:
     from tts_tui.core.client import HttpClient
+    from tts_tui.core.lean_client import LeanClient
     from tts_tui.core.speech import speak, summary
 
     text = sys.stdin.read() if args.text == "-" else args.text
@@ -298,9 +299,12 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
         # speak() warms the device up during the request and plays the answer while it downloads
         player = Player(config.audio.output)
     try:
-        client = HttpClient()
+        # Not playing: a plain http:// server is answered without loading httpx.
+        # Playing: the device opens (0.1-0.3 s) while httpx loads, so the
+        # request's clock starts with the device ready, as it always did.
+        client = LeanClient() if player is None else HttpClient()
         try:
-            result = await speak(service, text, client=client, voice=args.voice, play=player)
+            result = await speak(service, text, client=client, voice=args.voice, play=player)  # type: ignore[arg-type]
         finally:
             await client.aclose()
         ex = result.exchange

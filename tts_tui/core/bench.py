@@ -1,7 +1,7 @@
 """`tts-tui bench`: the same text sent N times, C at a time, and its latency table.
 
 Pure asyncio and the shared speech pipeline: nothing here plays audio or draws
-anything. The requests go through `BenchClient` (a lean HTTP/1.1 client with
+anything. The requests go through `LeanClient` (a lean HTTP/1.1 client with
 HttpClient's contract), and with no one taking frames, a WAV or PCM answer is
 only counted, not converted: `ttfa_ms` is the time to its first whole frame,
 `audio_s` its exact length. Other formats decode as they stream, so their
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.bench_client import BenchClient
 from tts_tui.core.exchange import Exchange
+from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.model import Service
 from tts_tui.core.speech import prepare, speak
 from tts_tui.core.stats import Summary
@@ -137,7 +137,7 @@ async def run_bench(
         raise ValueError("n and concurrency must be at least 1")
     request = prepare(service, text)
     report = BenchReport(service.name, min(concurrency, n))
-    wire = BenchClient(client)  # what it cannot send itself, `client` sends
+    wire = LeanClient(client)  # what it cannot send itself, `client` sends
 
     async def one(index: int) -> BenchRow:
         result = await speak(service, text, client=wire, request=request)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
-"""BenchClient keeps HttpClient's contract: the same answer, read the same way,
+"""LeanClient keeps HttpClient's contract: the same answer, read the same way,
 gives the same exchange, and the same bytes go on the wire.
 
-Every case speaks once through HttpClient and once through BenchClient against
+Every case speaks once through HttpClient and once through LeanClient against
 the same real server on 127.0.0.1 (tests/servers.py, the embedded server) and
 compares what a user sees: status, error line, bytes, audio length and format,
 notes, the body kept, and the request the server received.
@@ -16,7 +16,7 @@ import pytest
 
 from tests.servers import FaultServer
 from tts_tui.core.bench import run_bench
-from tts_tui.core.bench_client import BenchClient
+from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.client import HttpClient
 from tts_tui.core.model import Service
 from tts_tui.core.speech import SpeechResult, speak
@@ -50,9 +50,9 @@ def seen(result: SpeechResult) -> dict[str, object]:
     }
 
 
-async def both(svc: Service) -> tuple[dict[str, object], dict[str, object], BenchClient]:
+async def both(svc: Service) -> tuple[dict[str, object], dict[str, object], LeanClient]:
     http = HttpClient()
-    lean = BenchClient(HttpClient())
+    lean = LeanClient(HttpClient())
     try:
         full = seen(await speak(svc, "Hello.", client=http))
         ours = seen(await speak(svc, "Hello.", client=lean))  # type: ignore[arg-type]
@@ -76,7 +76,7 @@ ROUTES = [
 async def test_the_same_answer_gives_the_same_exchange(srv: FaultServer, route: str) -> None:
     full, ours, lean = await both(service(srv.url(route)))
     assert ours == full
-    # it went on the wire by BenchClient's own hand (/url-json: and the fetch of its URL)
+    # it went on the wire by LeanClient's own hand (/url-json: and the fetch of its URL)
     assert lean.sent == (2 if route == "/url-json" else 1)
 
 
@@ -104,7 +104,7 @@ async def test_a_closed_port_gives_the_same_error(srv: FaultServer) -> None:
 
 
 async def test_a_redirect_is_followed_by_the_full_client_from_then_on(srv: FaultServer) -> None:
-    lean = BenchClient(HttpClient())
+    lean = LeanClient(HttpClient())
     try:
         first = await speak(service(srv.url("/redirect?to=/wav")), "Hello.", client=lean)  # type: ignore[arg-type]
         # it met the redirect, and the full client sent the request again and followed it
@@ -133,7 +133,7 @@ async def test_the_same_request_goes_on_the_wire(srv: FaultServer) -> None:
 
 
 async def test_connections_are_kept_alive(srv: FaultServer) -> None:
-    lean = BenchClient(HttpClient())
+    lean = LeanClient(HttpClient())
     try:
         results = [await speak(service(srv.url("/wav")), "Hello.", client=lean) for _ in range(3)]  # type: ignore[arg-type]
     finally:

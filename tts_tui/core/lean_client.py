@@ -1,14 +1,14 @@
-"""The client `bench` sends through: the server's time, not ours.
+"""The client `say` and `bench` send through: the server's time, not ours.
 
-`BenchClient.send` keeps HttpClient's contract (the same Exchange fields, the
+`LeanClient.send` keeps HttpClient's contract (the same Exchange fields, the
 same one-line errors, the same timings, counted from the first network step)
-for what a bench sends over and over: a plain http:// request to a server it
-reaches directly. It keeps one keep-alive connection per request in flight,
-writes each PreparedRequest's bytes once, and parses answers as asyncio hands
-them over (`data_received`), passing each read's body bytes on in one piece.
-Per request that is a few dozen Python calls where httpx makes thousands, so
-the client's own work stays out of the latency it reports and off the cores
-the server needs.
+for the common case: a plain http:// request to a server reached directly.
+It keeps one keep-alive connection per request in flight, writes each
+PreparedRequest's bytes once, and parses answers as asyncio hands them over
+(`data_received`), passing each read's body bytes on in one piece. Per
+request that is a few dozen Python calls where httpx makes thousands, so the
+client's own work stays out of the latency it reports and off the cores the
+server needs, and a `say` to a local server never imports httpx (~0.1 s).
 
 Everything else goes through the HttpClient it wraps, with all its rules:
 https, a proxy from the environment, a URL httpx would have to normalise, a
@@ -20,6 +20,7 @@ HttpClient, which follows it).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import time
 import urllib.request
@@ -59,13 +60,14 @@ class _CallerFailed(Exception):
     """on_headers/on_chunk raised: carried out of the protocol callbacks."""
 
 
-class BenchClient:
-    """HttpClient's `send` for a bench; `aclose` closes both. `sent` counts
-    the requests it wrote itself (the others went through `http`)."""
+class LeanClient:
+    """HttpClient's `send`, lean where it can be; `aclose` closes both. `sent`
+    counts the requests it wrote itself (the others went through `http`)."""
 
     def __init__(self, http: HttpClient | None = None) -> None:
         self.http = http or HttpClient()
         self.sent = 0
+        self._resolver_ready = False
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._wire: dict[int, tuple[PreparedRequest, bytes, dict[str, str]]] = {}
         self._full_client_only = False  # a redirect or a cookie came: httpx from then on
@@ -159,6 +161,7 @@ class BenchClient:
         made = self._request_bytes(ex.request, host, port)
         if made is None:
             raise _Delegate
+        await self.warm_up(host)
         wire, sent_headers = made
         where = _host_port(ex.request.url)
         answer = _Answer(ex, ex.request.method.upper() == "HEAD", on_headers, on_chunk, max_bytes, keep_body)
@@ -227,6 +230,14 @@ class BenchClient:
                 return connection
         return None
 
+    async def warm_up(self, host: str) -> None:
+        """Start asyncio's resolver thread before the first clock starts when
+        `host` is a name: its first use would count as connect time."""
+        if self._resolver_ready or _is_ip(host):
+            return
+        self._resolver_ready = True
+        await asyncio.get_running_loop().run_in_executor(None, _nothing)
+
     async def _connect(self, target: tuple[str, int], seconds: float, where: str) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
@@ -240,6 +251,18 @@ class BenchClient:
 
 
 class _ConnectTimedOut(TimeoutError):
+    pass
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _nothing() -> None:
     pass
 
 
