@@ -331,6 +331,8 @@ async def test_saving_audio_names_the_file(config_path, tmp_path):
         await pilot.press("ctrl+s")  # nothing yet: a clear message, no file
         await pilot.pause(0.1)
         assert not (tmp_path / "saved").exists()
+        said = [n.message for n in app._notifications]
+        assert said == ["there is no audio to save yet: press F5 to speak first"], said
         await pilot.press("f5")
         await settle(pilot, app)
         await pilot.press("ctrl+s")
@@ -338,6 +340,10 @@ async def test_saving_audio_names_the_file(config_path, tmp_path):
         files = list((tmp_path / "saved").iterdir())
         assert len(files) == 1 and files[0].name.startswith("echo-") and files[0].suffix == ".wav"
         assert any(str(files[0]) in n.message for n in app._notifications)
+        import soundfile
+
+        info = soundfile.info(str(files[0]))
+        assert info.duration == pytest.approx(app.workbench.audio.duration, abs=0.01) and info.duration > 0
 
 
 async def test_opening_switching_and_quitting_leaves_the_file_untouched(config_path):

@@ -112,3 +112,34 @@ async def test_apply_theme_switches_and_unknown_falls_back(tmp_path):
         # A theme whose file is broken is unknown too: same fallback.
         warning = apply_theme(app, "broken")
         assert app.theme == "tts-dark" and "'broken'" in warning
+
+
+async def test_a_user_theme_picked_in_the_palette_is_saved_and_back_after_a_restart(tmp_path):
+    from tts_tui.core.workbench import Workbench
+    from tts_tui.ui.app import TtsApp
+
+    config = make_config(tmp_path)
+    config.write_text(config.read_text() + '\n[audio]\noutput = "none"\n', encoding="utf-8")
+    app = TtsApp(Workbench(config))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"theme")
+        await pilot.pause(0.3)
+        await pilot.press("enter")  # Textual's "Change theme" opens the theme list
+        await pilot.pause(0.3)
+        await pilot.press(*"ocean")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if saved_theme(config) == "ocean":
+                break
+        assert app.screen.styles.background == Color.parse("#102030")
+    assert saved_theme(config) == "ocean"
+    assert "# keep this comment" in config.read_text(encoding="utf-8")
+    again = TtsApp(Workbench(config))
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        assert again.theme == "ocean" and again.screen.styles.background == Color.parse("#102030")
