@@ -82,10 +82,15 @@ def test_syntax_error_gives_line_column_and_a_fix(write_config):
     path = write_config('[ui]\ntheme = "x"\ntext = "unclosed\n')
     with pytest.raises(ConfigError) as info:
         config.load(path)
-    assert info.value.line == 3
-    assert info.value.column is not None
+    # the column is where the string runs into the end of its line
+    assert (info.value.line, info.value.column) == (3, len('text = "unclosed') + 1)
     assert "not valid TOML" in info.value.message
     assert "will not overwrite" in info.value.hint
+    text = '[ui]\ntheme = "x"\ntext = "ok" junk\n'
+    with pytest.raises(ConfigError) as info:
+        config.load(write_config(text))
+    assert str(info.value).startswith("the config is not valid TOML: expected newline or end of document")
+    assert value_at(text, info.value.line, info.value.column) == "junk"
 
 
 GOOD = '[[services]]\nname = "before"\nurl = "builtin"\n\n'
