@@ -312,11 +312,15 @@ def test_voices_from_a_configured_list(cli, write_config, fault):
 
 
 @pytest.mark.parametrize(
-    "route, setting",
-    [("/base64-json", "json:audio"), ("/nested-json", "json:result.audio.data"), ("/url-json", "url:audio_url")],
+    "route, setting, seconds",
+    [("/base64-json", "json:audio", 0.1), ("/nested-json", "json:result.audio.data", 0.1),
+     ("/url-json", "url:audio_url", 0.2)],
 )
-def test_json_that_holds_audio_says_which_response_setting_reads_it(cli, write_config, fault, route, setting):
+def test_json_that_holds_audio_is_read_and_says_which_response_setting_reads_it(
+    cli, write_config, fault, route, setting, seconds, tmp_path
+):
     path = write_config(http_service(f"{fault.base}{route}", '{"text": "{{ text }}"}'))
-    out = cli("--config", str(path), "say", "hi", "--no-play")
-    assert out.returncode == 1
-    assert out.stderr.strip() == f'error: HTTP 200 but the answer is JSON that holds the audio: set response = "{setting}"'
+    out = cli("--config", str(path), "say", "hi", "--no-play", "-o", str(tmp_path / "x.wav"))
+    assert out.returncode == 0, out.stderr
+    assert f'note: the answer is JSON with its audio at "{setting}"' in out.stderr
+    assert soundfile.info(str(tmp_path / "x.wav")).duration == pytest.approx(seconds, abs=0.001)
