@@ -337,6 +337,8 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
         if har:
             line += f" · HAR {har}"
         print(line, file=sys.stderr)
+        for note in ex.notes:
+            print(f"note: {note}", file=sys.stderr)
         if reason:
             print(f"silent: {reason}", file=sys.stderr)
     return 0
