@@ -158,3 +158,36 @@ async def test_bench_rows_match_speech_through_the_full_client(embedded_server) 
         # espeak-ng's length varies by a few samples from run to run: within 10 ms
         assert ex.audio_s == pytest.approx(reference.exchange.audio_s, abs=0.01)
         assert ex.connect_ms <= ex.ttfb_ms <= ex.ttfa_ms <= ex.total_ms
+
+
+async def test_a_server_that_closes_after_each_answer_is_not_reused(tmp_path) -> None:
+    # answers without "Connection: close", then closes: the closed connection
+    # must not be written to again (it would read as "closed without answering")
+    import asyncio
+
+    from tests.servers import make_wav
+
+    wav = make_wav(0.1)
+    connections = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: %d\r\n\r\n" % len(wav) + wav)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    lean = LeanClient(HttpClient())
+    try:
+        results = [await speak(service(f"http://127.0.0.1:{port}/tts"), "Hi.", client=lean)  # type: ignore[arg-type]
+                   for _ in range(5)]
+    finally:
+        await lean.aclose()
+        server.close()
+    assert [(r.exchange.error, r.exchange.status) for r in results] == [(None, 200)] * 5
+    assert connections == 5 and lean.sent == 5

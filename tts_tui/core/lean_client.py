@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import select
 import time
 import urllib.request
 import zlib
@@ -226,8 +227,9 @@ class LeanClient:
         pool = self._idle.get(target)
         while pool:
             connection = pool.pop()
-            if not connection.closed:
+            if not connection.closed and not connection.readable():
                 return connection
+            connection.close()
         return None
 
     async def warm_up(self, host: str) -> None:
@@ -301,6 +303,17 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self._answer is not None:
             self._answer.lost(exc)
+
+    def readable(self) -> bool:
+        """True when an idle connection has something to read: the server's
+        close, not yet seen by the loop (as httpcore checks before reuse)."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None:
+            return False
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def close(self) -> None:
         self.closed = True
