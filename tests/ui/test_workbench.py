@@ -21,7 +21,7 @@ async def test_a_typo_before_the_json_body_is_refused_at_the_template_position(c
         await settle(pilot, app)
         body = app.query_one("#body", TextArea)
         body.insert("W", (0, 0))  # typed before the brace
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: status_text(app).startswith("✗"))
         status = status_text(app)
         assert status.startswith("✗ the body is not valid JSON"), status
         assert "(line 1, column 1)" in status
@@ -40,7 +40,7 @@ async def test_a_relative_url_is_refused_as_you_type(config_path, fault):
         url.focus()
         url.value = ""
         await pilot.press("Z")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: status_text(app).startswith("✗"))
         assert status_text(app).startswith("✗ url: 'Z' is not an absolute http(s) URL")
         assert url.has_class("-invalid")
         before = len(fault.requests)
@@ -48,7 +48,7 @@ async def test_a_relative_url_is_refused_as_you_type(config_path, fault):
         await settle(pilot, app)
         assert len(fault.requests) == before
         url.value = fault.base + "/echo"
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: status_text(app).startswith("✓"))
         assert status_text(app).startswith("✓ POST")
         assert not url.has_class("-invalid")
 

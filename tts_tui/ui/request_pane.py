@@ -395,7 +395,9 @@ class RequestPane(Vertical):
             self.query_one("#preview", Static).update(text)
 
     def show_status(self, message: str, *, error: bool) -> None:
-        self.query_one("#status", StatusLine).show(message, error=error)
+        # a check may finish while the app closes and the line is gone already
+        for line in self.query("#status").results(StatusLine):
+            line.show(message, error=error)
 
     # --- edits ---------------------------------------------------------------
 
