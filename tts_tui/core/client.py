@@ -51,7 +51,10 @@ class HttpClient:
         if self._client is None:
             import httpx
             # httpcore imports its network backend (anyio) inside the first
-            # connect: import it here so no connect time is import time.
+            # connect, and anyio its asyncio backend at the first lock: import
+            # them here (warm_up runs this in a worker), so neither the first
+            # send nor warm_network pays for them on the event loop.
+            import anyio._backends._asyncio  # noqa: F401
             import httpcore._backends.anyio  # noqa: F401
 
             # trust_env keeps the user's proxy settings, but a proxy can never
