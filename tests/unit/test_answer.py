@@ -165,3 +165,92 @@ def test_first_audio_is_timed_and_never_after_the_body_when_it_streams() -> None
     ex, _, audio = read_answer("application/json", body, ReadHint(response="json:audio"))
     assert audio.duration == pytest.approx(0.1, abs=0.001)
     assert ex.ttfa_ms is not None and ex.first_audio_after_body  # base64 in JSON: only once it is all in
+
+
+# -- what each reader does with what it picked --------------------------------------------
+
+
+def mp3_frames(seconds: float = 0.5) -> bytes:
+    """An mp3 stream with no ID3 tag: it starts with a bare frame sync, as SSE deltas do."""
+    from tests.servers import encode_piped
+
+    data = encode_piped("mp3", seconds, 24000)
+    if data[:3] == b"ID3":  # skip the tag: its size is syncsafe, after 6 bytes
+        size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
+        data = data[10 + size :]
+    assert data[0] == 0xFF
+    return data
+
+
+@pytest.mark.parametrize(("asked", "format_"), [("mp3", "mp3"), ("wav", "pcm")])
+def test_mp3_inside_sse_is_mp3_only_when_the_service_asks_for_mp3(asked: str, format_: str) -> None:
+    """Voxtral-style SSE carries mp3; a frame sync alone is weak evidence, PCM can start with it."""
+    raw = mp3_frames()
+    body = b"".join(sse_event({"audio": base64.b64encode(raw[i : i + 700]).decode()}) for i in range(0, len(raw), 700))
+    _, _, audio = read_answer("text/event-stream", body, ReadHint(format=asked))
+    assert audio.format == format_
+    if format_ == "mp3":
+        assert audio.rate == 24000 and audio.duration == pytest.approx(0.5, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "block", "noted"),
+    [("audio/pcm;sample_rate=22050", PcmSpec(24000, 1), True),
+     ("audio/pcm;samplerate=22050", PcmSpec(24000, 1), True),
+     ("audio/pcm;sample-rate=22050", PcmSpec(24000, 1), True),
+     ("audio/pcm;channels=2", PcmSpec(24000, 1), True),
+     ("audio/pcm;rate=24000;channels=1", PcmSpec(24000, 1), False),
+     ("audio/pcm;rate=16000", PcmSpec(16000, 2), False)],  # channels not stated: nothing to disagree with
+)
+def test_a_note_only_where_the_pcm_block_overrides_what_the_server_stated(content_type, block, noted) -> None:
+    picked = pick_reader(content_type, b"\x00" * 64, ReadHint(pcm=block))
+    assert (picked.reader.layout.rate, picked.reader.layout.channels) == (block.rate, block.channels)  # type: ignore[attr-defined]
+    assert bool(picked.notes) is noted
+
+
+@pytest.mark.parametrize(
+    ("asked", "sent", "noted"),
+    [("opus", "OggS", False), ("wav", "mp3", True), ("mp3", "mp3", False), ("flac", "wav", True)],
+)
+def test_the_format_asked_for_and_the_format_sent_are_compared(asked: str, sent: str, noted: bool) -> None:
+    from tests.servers import encode_piped, make_wav
+
+    body = {"OggS": lambda: encode_piped("opus", 0.3, 24000), "mp3": lambda: encode_piped("mp3", 0.3, 24000),
+            "wav": lambda: make_wav(0.3)}[sent]()
+    ex, _, audio = read_answer("application/octet-stream", body, ReadHint(format=asked), chunk=4096)
+    assert audio.duration == pytest.approx(0.3, abs=0.1)
+    assert any("the service asks for" in note for note in ex.notes) is noted
+
+
+def test_each_picked_reader_reads_its_body() -> None:
+    from tests.servers import make_wav
+
+    wav = make_wav(0.2)
+    ex, _, audio = read_answer("text/html", wav, ReadHint())  # the bytes win over the label
+    assert (ex.reader, audio.format, audio.rate) == ("raw", "wav", 22050)
+    raw = mp3_frames(0.3)
+    ex, _, audio = read_answer("application/octet-stream", raw, ReadHint())  # nothing said: sniffed
+    assert (ex.reader, audio.format) == ("raw", "mp3")
+    ex, _, audio = read_answer("application/octet-stream", pcm_bytes([1000] * 480), ReadHint(format="pcm"))
+    assert (ex.reader, audio.rate, audio.frames) == ("pcm", 24000, 480)  # OpenAI's pcm: 24 kHz mono
+    ex, _, audio = read_answer("audio/pcm", pcm_bytes([1000] * 480), ReadHint(pcm=PcmSpec(16000, 2)))
+    assert (audio.rate, audio.channels, audio.frames) == (16000, 2, 240)
+
+
+def test_json_with_leading_whitespace_is_json() -> None:
+    from tests.servers import make_wav
+
+    body = b"\n  " + json.dumps({"audio": base64.b64encode(make_wav(0.1)).decode()}).encode()
+    ex, _, audio = read_answer("text/plain", body, ReadHint())
+    assert ex.reader == "json" and audio.duration == pytest.approx(0.1, abs=0.001)
+
+
+def test_an_audio_url_in_json_is_resolved_against_the_request() -> None:
+    ex = Exchange(PreparedRequest("POST", "http://127.0.0.1:9/api/tts"))
+    ex.status, ex.content_type, ex.t0 = 200, "application/json", 0.0
+    hint = ReadHint(response="url:result.file", request_url=ex.request.url)
+    answer = AnswerDecoder(ex, hint, Frames())
+    answer.on_headers(ex)
+    answer.on_chunk(json.dumps({"result": {"file": "/files/a.wav"}}).encode())
+    assert answer.finish() is None
+    assert answer.fetch_url == "http://127.0.0.1:9/files/a.wav" and ex.reader == "url"

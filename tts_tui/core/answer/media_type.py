@@ -96,9 +96,17 @@ class MediaType:
             big = big or self.params.get("endianness", "").lower() in ("big", "be", "big-endian")
         else:
             return None
-        rate = self.param_int("rate", "sample_rate", "samplerate", "sample-rate") or DEFAULT_PCM_RATE
-        channels = self.param_int("channels", "channel", "ch") or 1
-        return SampleLayout(kind, width, channels, rate, big_endian=big)
+        return SampleLayout(kind, width, self.channels or 1, self.rate or DEFAULT_PCM_RATE, big_endian=big)
+
+    @property
+    def rate(self) -> int | None:
+        """The sample rate the parameters state, or None."""
+        return self.param_int("rate", "sample_rate", "samplerate", "sample-rate")
+
+    @property
+    def channels(self) -> int | None:
+        """The channel count the parameters state, or None."""
+        return self.param_int("channels", "channel", "ch")
 
 
 def _from_name(match: re.Match[str]) -> tuple[str, int, bool]:

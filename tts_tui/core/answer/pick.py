@@ -47,9 +47,9 @@ def pick_reader(content_type: str, head: bytes, hint: ReadHint) -> Pick:
     start = bytes(head).lstrip()
 
     if media.is_sse or (hint.sse and not magic and not media.audio_format and start.startswith(_SSE_START)):
-        return Pick(SseReader(_inner_stream(hint, notes)), notes)
+        return Pick(SseReader(_inner_stream(hint)))
     if media.is_ndjson:
-        return Pick(NdjsonReader(_inner_stream(hint, notes)), notes)
+        return Pick(NdjsonReader(_inner_stream(hint)))
     if magic:
         if mode != "body":
             notes.append(f'response = "{hint.response}", but the answer is {magic.upper()} audio: read as audio')
@@ -59,18 +59,17 @@ def pick_reader(content_type: str, head: bytes, hint: ReadHint) -> Pick:
         return Pick(Reader(AudioStream()), notes)
     declared = media.pcm_layout()
     if declared is not None:
-        # only a rate or channel count the server stated can disagree with the config
-        stated = media.param_int("rate", "sample_rate", "samplerate", "sample-rate", "channels")
-        layout = _with_config_pcm(declared, hint.pcm, notes, said=content_type if stated else "")
-        return Pick(PcmReader(layout), notes)
+        if hint.pcm is not None and _overrides(media, hint.pcm):
+            notes.append(f"the Content-Type says {content_type.strip()}, but the [pcm] block's "
+                         f"{hint.pcm.rate} Hz, {hint.pcm.channels} channel(s) is used")
+        return Pick(PcmReader(_with_config_pcm(declared, hint.pcm)), notes)
     if mode in ("json", "url"):
-        return Pick(JsonReader(_inner_stream(hint, notes), mode, path, hint.request_url), notes)
+        return Pick(JsonReader(_inner_stream(hint), mode, path, hint.request_url))
     if start[:1] in (b"{", b"[") and (media.is_json or not media.audio_format):
-        return Pick(JsonReader(_inner_stream(hint, notes), "auto", "", hint.request_url), notes)
-    expected = _expected_pcm(hint)
-    if expected is not None and not media.is_text and not media.is_json:
-        return Pick(PcmReader(expected), notes)
-    return Pick(Reader(AudioStream()), notes)
+        return Pick(JsonReader(_inner_stream(hint), "auto", "", hint.request_url))
+    if (hint.pcm is not None or hint.format == "pcm") and not media.is_text and not media.is_json:
+        return Pick(PcmReader(_with_config_pcm(default_pcm(), hint.pcm)))
+    return Pick(Reader(AudioStream()))
 
 
 def same_format(a: str, b: str) -> bool:
@@ -83,24 +82,21 @@ def default_pcm() -> SampleLayout:
     return SampleLayout("int", 2, 1, media_type.DEFAULT_PCM_RATE)
 
 
-def _expected_pcm(hint: ReadHint) -> SampleLayout | None:
-    if hint.pcm is None and hint.format != "pcm":
-        return None
-    return _with_config_pcm(default_pcm(), hint.pcm, [], said="")
-
-
-def _inner_stream(hint: ReadHint, notes: list[str]) -> AudioStream:
+def _inner_stream(hint: ReadHint) -> AudioStream:
     """The decoder for audio carried inside events or JSON: a container when
-    the bytes have one, else raw PCM (the [pcm] block, else OpenAI's)."""
-    layout = _with_config_pcm(default_pcm(), hint.pcm, notes, said="")
-    return AudioStream(layout, weak_sync=hint.format in ("mp3", "aac"))
+    the bytes have one, else raw PCM (the [pcm] block, else OpenAI's). A bare
+    MPEG/ADTS frame sync counts only when the service asks for mp3 or aac."""
+    return AudioStream(_with_config_pcm(default_pcm(), hint.pcm), weak_sync=hint.format in ("mp3", "aac"))
 
 
-def _with_config_pcm(layout: SampleLayout, pcm: PcmSpec | None, notes: list[str], *, said: str) -> SampleLayout:
-    """The [pcm] block wins for rate and channels; a disagreement is noted."""
+def _overrides(media: media_type.MediaType, pcm: PcmSpec) -> bool:
+    """True when the [pcm] block replaces a rate or channel count the server stated."""
+    return (media.rate is not None and media.rate != pcm.rate) or (
+        media.channels is not None and media.channels != pcm.channels)
+
+
+def _with_config_pcm(layout: SampleLayout, pcm: PcmSpec | None) -> SampleLayout:
+    """The [pcm] block wins for rate and channels."""
     if pcm is None:
         return layout
-    if said and (pcm.rate, pcm.channels) != (layout.rate, layout.channels):
-        notes.append(f"the Content-Type says {said.strip()}, but the [pcm] block's "
-                     f"{pcm.rate} Hz, {pcm.channels} channel(s) is used")
     return replace(layout, rate=pcm.rate, channels=pcm.channels)
