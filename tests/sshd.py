@@ -9,9 +9,11 @@ of skipping it.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -94,6 +96,11 @@ class Sshd:
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
+            # Sessions outlive the daemon (they would be reparented to init and
+            # keep their forwarded ports, e.g. 7755, for the rest of the suite).
+            for pid in _descendants(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.terminate()
             try:
                 self.proc.wait(5)
@@ -111,3 +118,23 @@ class Sshd:
     @property
     def host(self) -> str:
         return f"{self.user}@127.0.0.1"
+
+
+def _descendants(root: int) -> list[int]:
+    """Every process under `root`, from /proc (children before their parents die)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        found += children
+        frontier += children
+    return found

@@ -14,6 +14,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -121,7 +122,7 @@ def test_the_tui_over_ssh_shows_the_laptop_device_on_its_playback_bar(sshd, tmp_
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # with its ssh child, which would keep the tunnel
             proc.wait()
         os.close(master)
     assert proc.returncode == 0, screen.text()[-2000:]
