@@ -48,7 +48,7 @@ def read_event(text: str, name: str = "", *, where: str = "an event") -> EventAu
     except (ValueError, RecursionError):
         if _BASE64.fullmatch(stripped):
             return EventAudio(decode_base64(stripped, where))
-        excerpt = stripped if len(stripped) < 80 else stripped[:80] + "…"
+        excerpt = stripped if len(stripped) <= 80 else stripped[:80] + "…"
         raise AudioError(f"{where} is neither JSON nor base64 audio: {excerpt}",
                          hint="the server streams something other than audio events") from None
     if isinstance(event, str):
