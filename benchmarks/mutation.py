@@ -54,7 +54,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
                ["tests/unit/test_speech.py", "tests/unit/test_answer.py", "tests/unit/test_client.py"]),
     "pick": (["tts_tui/core/answer/pick.py"], ["tests/unit/test_answer.py"]),
     "media_type": (["tts_tui/core/answer/media_type.py"], ["tests/unit/test_answer.py"]),
-    "events": (["tts_tui/core/answer/events.py"], ["tests/unit/test_answer.py"]),
+    "events": (["tts_tui/core/answer/events.py"], ["tests/unit/test_events.py", "tests/unit/test_answer.py"]),
 }
 STATUSES = ("killed", "survived", "timeout", "no tests", "skipped", "suspicious", "segfault",
             "not checked", "check was interrupted by user", "caught by type check")
