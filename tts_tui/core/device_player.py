@@ -45,7 +45,7 @@ from tts_tui.core.audio import Audio
 from tts_tui.core.device_stream import (
     START_PREBUFFER_SECONDS,
     StreamSink,
-    _fit_channels,
+    fit_channels,
     _Playback,
 )
 
@@ -318,7 +318,7 @@ class DevicePlayer:
                 import soxr
 
                 samples = soxr.resample(samples, audio.rate, playback.rate)
-            frames = _fit_channels(np.asarray(samples, dtype=np.float32), playback.channels)
+            frames = fit_channels(np.asarray(samples, dtype=np.float32), playback.channels)
             playback.rearm(0, frames, last=True)
             self._playback = playback
 

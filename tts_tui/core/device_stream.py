@@ -31,7 +31,7 @@ START_PREBUFFER_SECONDS = 0.03
 REBUFFER_SECONDS = 0.15
 
 
-def _fit_channels(frames: np.ndarray, channels: int) -> np.ndarray:
+def fit_channels(frames: np.ndarray, channels: int) -> np.ndarray:
     if frames.shape[1] == channels:
         return frames
     mono = frames if frames.shape[1] == 1 else frames.mean(axis=1, keepdims=True)
@@ -294,4 +294,4 @@ class StreamSink:
             return
         if self._resampler is not None:
             frames = self._resampler.resample_chunk(frames, last=last)
-        playback.push(_fit_channels(frames, playback.channels), last=last, job=self._job)
+        playback.push(fit_channels(frames, playback.channels), last=last, job=self._job)

@@ -65,11 +65,16 @@ class FrameSink:
             self._stream.cancel()
 
     def _open(self, rate: int, channels: int) -> StreamSink | None:
-        player = self._player
-        if player is None or not player.available:
-            return None
-        stream = player.open_stream(rate, channels)
-        if not stream.live:  # silent after all: the caller plays the whole audio
-            stream.cancel()
-            return None
-        return stream
+        return open_live_stream(self._player, rate, channels)
+
+
+def open_live_stream(player: Player | None, rate: int, channels: int) -> StreamSink | None:
+    """A player stream that reaches a device, or None when there is none (no
+    player, or a silent one: the caller then plays or saves the whole audio)."""
+    if player is None or not player.available:
+        return None
+    stream = player.open_stream(rate, channels)
+    if not stream.live:
+        stream.cancel()
+        return None
+    return stream

@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from tts_tui.core.audio import Audio
+from tts_tui.core.device_stream import fit_channels
 from tts_tui.core.errors import TtsError
 from tts_tui.core.exchange import Exchange
-from tts_tui.core.frame_sink import FramesCallback
+from tts_tui.core.frame_sink import FramesCallback, open_live_stream
 from tts_tui.core.model import Service
 from tts_tui.core.speech import SpeechResult, prepare, speak
 from tts_tui.core.split import chunks as split_chunks
@@ -310,7 +311,7 @@ class ChunkJoiner:
         if rate != self.rate:
             frames = self._resample(frames, rate, channels, last=False)
         if channels != self.channels:
-            frames = _fit_channels(frames, self.channels or 1)
+            frames = fit_channels(frames, self.channels or 1)
         self._out(frames)
 
     def _resample(self, frames: np.ndarray, rate: int, channels: int, *, last: bool) -> np.ndarray:
@@ -328,7 +329,7 @@ class ChunkJoiner:
             tail = self._resampler.resample_chunk(np.zeros((0, self.channels or 1), np.float32), last=True)
             self._resampler = self._resampler_rate = None
             if len(tail):
-                self._out(_fit_channels(tail, self.channels or 1))
+                self._out(fit_channels(tail, self.channels or 1))
         if self._leading and self._lead:
             self._emit(np.zeros((min(self._lead, self._seam_room()), self.channels or 1), np.float32))
         self._lead = 0
@@ -371,18 +372,4 @@ class ChunkJoiner:
             self._on_frames(frames, self.rate or 0, self.channels or 1)
 
     def _open(self, rate: int, channels: int) -> Any:
-        player = self._player
-        if player is None or not player.available:
-            return None
-        stream = player.open_stream(rate, channels)
-        if not stream.live:  # silent after all: the caller plays the whole clip
-            stream.cancel()
-            return None
-        return stream
-
-
-def _fit_channels(frames: np.ndarray, channels: int) -> np.ndarray:
-    if frames.shape[1] == channels:
-        return frames
-    mono = frames if frames.shape[1] == 1 else frames.mean(axis=1, keepdims=True)
-    return np.ascontiguousarray(np.repeat(mono, channels, axis=1), dtype=np.float32)
+        return open_live_stream(self._player, rate, channels)

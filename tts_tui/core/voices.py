@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from tts_tui.core.errors import RequestError, TemplateError
 from tts_tui.core.exchange import Exchange
+from tts_tui.core.json_path import json_path
 from tts_tui.core.masking import mask_text
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def read_configured(spec: VoicesSpec, data: Any) -> list[Voice]:
     when there is no list at `path`.
     """
     if spec.path:
-        items = at_path(data, spec.path)
+        items = json_path(data, spec.path)
     else:
         items = find_list(data)
         if items is None and isinstance(data, dict) and not any(k in data for k in ERROR_KEYS):
@@ -166,25 +167,6 @@ def read_configured(spec: VoicesSpec, data: Any) -> list[Voice]:
         if value:
             voices.append(Voice(value, label or value))
     return voices
-
-
-def at_path(data: Any, path: str) -> Any:
-    """Follow a dotted path (`a.b.0.c`, `a[0].c`) into decoded JSON; None if missing.
-
-    The same syntax as `response = "json:PATH"`; kept here so listing voices
-    does not load the audio readers (and numpy) behind that one.
-    """
-    current = data
-    for part in path.replace("[", ".").replace("]", "").split("."):
-        if part == "":
-            continue
-        if isinstance(current, dict):
-            current = current.get(part)
-        elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
 
 
 def find_list(data: Any, depth: int = 0) -> list[Any] | dict[str, Any] | None:

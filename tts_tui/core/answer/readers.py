@@ -15,8 +15,7 @@ field) always goes through one `AudioStream`, which sniffs its container.
 from __future__ import annotations
 
 import json
-from typing import Any
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from tts_tui.core.answer.decoders import AudioStream
@@ -24,6 +23,7 @@ from tts_tui.core.answer.events import AUDIO_KEYS, decode_base64, read_event
 from tts_tui.core.answer.layout import SampleLayout
 from tts_tui.core.answer.sse import SseAudioParser
 from tts_tui.core.errors import AudioError, RequestError
+from tts_tui.core.json_path import json_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -189,21 +189,6 @@ def parse_json(body: bytes, mode: str, path: str) -> Any:
             f'response = "{setting}" expects JSON, but the answer is not JSON: {_excerpt(body)!r}',
             hint='use response = "body" if the server returns audio bytes',
         ) from None
-
-
-def json_path(data: Any, path: str) -> Any:
-    """Follow a dotted path (`a.b.0.c`, `a[0].c`) into decoded JSON; None if missing."""
-    current = data
-    for part in path.replace("[", ".").replace("]", "").split("."):
-        if part == "":
-            continue
-        if isinstance(current, dict):
-            current = current.get(part)
-        elif isinstance(current, list) and part.lstrip("-").isdigit() and -len(current) <= int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
 
 
 def find_audio(data: Any) -> str | None:
