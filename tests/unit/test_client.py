@@ -17,7 +17,6 @@ import pytest
 
 from tests.servers import BlackholeServer, FaultServer, make_pcm, make_wav
 from tts_tui.core.client import MAX_BYTES, HttpClient, describe_http_error
-from tts_tui.core.errors import RequestError
 from tts_tui.core.exchange import Exchange, PreparedRequest
 
 
@@ -313,22 +312,6 @@ async def test_a_failing_callback_is_the_callers_error(client: HttpClient, srv: 
     with pytest.raises(ValueError, match="device gone"):
         await client.send(ex, on_chunk=on_chunk)
     assert ex.error == "stopped by the caller: device gone"
-
-
-# ---- get_json ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("variant", ["wrapped", "list", "objects", "dict"])
-async def test_get_json_voices(client: HttpClient, srv: FaultServer, variant: str) -> None:
-    doc = await client.get_json(PreparedRequest("GET", srv.url("/voices", variant=variant)), timeout=5)
-    assert "af_bella" in json.dumps(doc)
-
-
-async def test_get_json_errors(client: HttpClient, srv: FaultServer) -> None:
-    with pytest.raises(RequestError, match="is not JSON"):
-        await client.get_json(PreparedRequest("GET", srv.url("/wav")), timeout=5)
-    with pytest.raises(RequestError, match=r"^HTTP 404 Not Found: no such route: /speakers"):
-        await client.get_json(PreparedRequest("GET", srv.url("/speakers")), timeout=5)
 
 
 # ---- describe_http_error -----------------------------------------------------------

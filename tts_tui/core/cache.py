@@ -101,7 +101,7 @@ class CachingClient:
         self.client, self.cache = client, cache
         self.hits = self.misses = 0
 
-    def __getattr__(self, name: str) -> Any:  # aclose, warm_up, warm_network, get_json
+    def __getattr__(self, name: str) -> Any:  # aclose, warm_up, warm_network
         return getattr(self.client, name)
 
     async def send(self, exchange: Exchange, **options: Any) -> Exchange:

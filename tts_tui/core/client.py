@@ -25,7 +25,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tts_tui.core.errors import RequestError
 from tts_tui.core.exchange import Exchange, PreparedRequest
 from tts_tui.core.masking import is_secret_name, mask_url
 
@@ -242,26 +241,6 @@ class HttpClient:
                 ex.truncated = True
             ex.error = _describe_exception(exc, req.url, where, timeout, got)
         return ex
-
-    async def get_json(self, request: PreparedRequest, *, timeout: float) -> Any:
-        """GET/POST `request` and return its JSON answer (a voices list, say).
-
-        Raises RequestError with a one-line message when the exchange fails or
-        the answer is not JSON.
-        """
-        ex = await self.send(Exchange(request), timeout=timeout, max_bytes=10 * 1024 * 1024)
-        if ex.error is not None:
-            error = RequestError(ex.error, hint=f"check the URL {request.masked_url()}")
-            error.status = ex.status
-            raise error
-        try:
-            return json.loads(ex.body)
-        except ValueError:
-            preview = _one_line(ex.body.decode("utf-8", "replace")) or "an empty body"
-            raise RequestError(
-                f"the answer from {_host_port(request.url)} is not JSON: {preview}",
-                hint="the voices URL must return a JSON list or object",
-            ) from None
 
 
 async def _drop_secrets_across_origins(request: httpx.Request) -> None:
