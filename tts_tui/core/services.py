@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from tts_tui.core.config import ENV_REFERENCE, expand_env, references_unset_env
-from tts_tui.core.errors import RequestError, TemplateError
+from tts_tui.core.errors import TemplateError
 from tts_tui.core.exchange import PreparedRequest
 from tts_tui.core.masking import credential, is_secret_name, url_secrets
 from tts_tui.core.model import Service
