@@ -219,8 +219,9 @@ class Workbench:
 
     async def _speak_long(self, service: Service, text: str, *, play: bool) -> SpeechResult:
         """A long text in pipelined chunks (the service's `split`), heard as one
-        clip; each chunk's exchange joins the log as its answer completes,
-        marked with its part, and the last says the utterance's own timings."""
+        clip; each chunk's exchange joins the log once it and every part
+        before it are answered, marked with its part, and the last says the
+        utterance's own timings."""
         from tts_tui.core.speech import SpeechResult
         from tts_tui.core.utterance import plan, speak_long
 
@@ -228,14 +229,26 @@ class Workbench:
         count = len(plan(service, text))
         before = (self.audio, self.audio_service)
         logged: list[Exchange] = []
+        done: dict[int, SpeechResult] = {}
 
-        def on_chunk(index: int, result: SpeechResult) -> None:
+        def log_part(index: int) -> None:
+            result = done.pop(index)
             for ex in result.exchanges:
                 ex.part, ex.text = f"{index + 1}/{count}", text
                 self.add_exchange(ex)
                 self._keep(ex)
                 logged.append(ex)
             self.stats.add(result.exchange)
+
+        next_part = 0
+
+        def on_chunk(index: int, result: SpeechResult) -> None:
+            # parts are requested ahead and may finish out of order: the log keeps their order
+            nonlocal next_part
+            done[index] = result
+            while next_part in done:
+                log_part(next_part)
+                next_part += 1
 
         def show_partial(*_: object) -> None:
             if player is not None and player.streaming and self.audio is not player.audio:
@@ -244,6 +257,8 @@ class Workbench:
 
         utterance = await speak_long(service, text, client=self.client, play=player,
                                      on_frames=show_partial, on_chunk=on_chunk)
+        for index in sorted(done):  # answered after an earlier part failed
+            log_part(index)
         last = next((ex for ex in logged if ex.error), logged[-1] if logged else None)
         if last is None:  # nothing was sent
             raise TtsError(utterance.error or "nothing was sent")
