@@ -46,23 +46,9 @@ from tts_tui.core.bench import BENCH_TEXT  # noqa: E402
 from tts_tui.core.model import Service  # noqa: E402
 from tts_tui.core.speech import prepare  # noqa: E402
 
+from cli_speed import start_server, tts_tui_argv  # noqa: E402  (beside this script)
+
 GOALS = {"requests/s": (">=", 0.95), "p50 total": ("<=", 1.1), "cpu/request": ("<=", 2.0)}
-
-
-def tts_tui_argv() -> list[str]:
-    script = Path(sys.executable).with_name("tts-tui")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tts_tui"]
-
-
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([*tts_tui_argv(), "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("OpenAI base URL "):
-            return proc, line.split()[3].rstrip(":")
-    proc.kill()
-    raise SystemExit("the embedded server did not start")
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[str, float]:
