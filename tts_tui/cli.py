@@ -30,12 +30,15 @@ _BLAS_THREADS = ("OPENBLAS_NUM_THREADS",)
 
 
 class UsageError(Exception):
-    """Bad arguments: exit code 2."""
+    """Bad arguments: exit code 2. Its text is the whole line after `error: `."""
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        # argparse would print the usage block and a second line; DESIGN asks
+        # for one `error:` line, so the way to the full usage goes in brackets
+        # (the subcommand's own --help: `self.prog` is "tts-tui say" there).
+        raise UsageError(f"{self.prog}: {message} (try: {self.prog} --help)")
 
 
 def build_parser() -> Parser:
@@ -186,8 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return run(args)
     except UsageError as exc:
-        print(f"usage error: {exc}", file=sys.stderr)
-        print("try: tts-tui --help", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except TtsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -128,7 +128,7 @@ def run_ssh(argv: list[str]) -> int:
     try:
         args = parse_ssh_args(argv)
     except SshUsageError as exc:
-        print(f"usage error: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)  # one line, as every usage error
         return 2
     token = secrets.token_urlsafe(24)
     listener = Listener(0, device=args.device, save_dir=args.save, token=token)

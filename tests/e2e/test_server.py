@@ -614,6 +614,7 @@ def test_serve_refuses_a_port_out_of_range(port: int, capsys: pytest.CaptureFixt
 def test_serve_command_line_checks_host_and_port(cli, args: list[str], words: str) -> None:
     out = cli("serve", *args, timeout=30)
     assert out.returncode == 2
-    first = out.stderr.splitlines()[0]
-    assert first.startswith("usage error: tts-tui serve: argument --") and words in first
-    assert "Traceback" not in out.stderr and out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr  # one line: no usage block, no traceback
+    assert lines[0].startswith("error: tts-tui serve: argument --") and words in lines[0]
+    assert lines[0].endswith(" (try: tts-tui serve --help)") and out.stdout == ""
