@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from tts_tui.core.answer.decoders import SNIFF_BYTES
+from tts_tui.core.answer import media_type
+from tts_tui.core.answer.decoders import SNIFF_BYTES, preload
 from tts_tui.core.answer.pick import ReadHint, pick_reader, same_format
 from tts_tui.core.answer.readers import Reader
 from tts_tui.core.errors import TtsError
@@ -47,10 +48,13 @@ class AnswerDecoder:
         self._head = bytearray()
         self._accepting = False
         self._ending = False
+        preload(hint.format)  # while the request is in flight
 
     # -- the client's callbacks ---------------------------------------------
     def on_headers(self, exchange: Exchange) -> None:
         self._accepting = exchange.status is not None and 200 <= exchange.status < 300
+        if self._accepting and exchange.content_type:
+            preload(media_type.parse(exchange.content_type).audio_format)
 
     def on_chunk(self, chunk: bytes) -> None:
         if not self._accepting or self.error is not None:

@@ -6,14 +6,17 @@ the decoder that reads it:
 - WAV and raw PCM are parsed here (streamed WAV carries placeholder sizes and
   extra chunks; raw PCM has no header at all, so its layout comes from the
   Content-Type or the config);
-- everything else (mp3, Ogg Opus/Vorbis, FLAC, ADTS AAC, MP4, WAV codecs other
+- MP3 is cut into frames here (`mp3.py`) and each frame decoded by FFmpeg's
+  mp3 decoder as soon as its last byte is in, trimmed as its LAME tag says;
+- everything else (Ogg Opus/Vorbis, FLAC, ADTS AAC, MP4, WAV codecs other
   than PCM) goes through FFmpeg (PyAV), fed from a pipe in a thread so frames
   come out as soon as the demuxer has a whole packet. Files written without a
-  known length (FLAC from a pipe, Ogg, MP3 without a Xing header) are normal
-  there. A container that cannot be read from a pipe (MP4 with its index at
-  the end) is decoded whole once the last byte is in.
+  known length (FLAC from a pipe, Ogg) are normal there. A container that
+  cannot be read from a pipe (MP4 with its index at the end) is decoded whole
+  once the last byte is in.
 
-PyAV costs ~0.1 s to import: it is imported only when such an answer arrives.
+PyAV costs 0.1-0.5 s to import: it is imported only when such an answer is
+asked for or arrives (`preload`), in a thread, while the request is in flight.
 numpy too is imported only once samples are made: an answer read with
 `count_only` (WAV and raw PCM) never needs it.
 """
@@ -34,6 +37,26 @@ if TYPE_CHECKING:
 
 SNIFF_BYTES = 36  # enough for every magic number below, and an Ogg page's codec
 _FEED_WAIT_S = 5.0  # a decoder never holds the caller longer than this per chunk
+
+
+_PRELOADING: threading.Thread | None = None
+
+
+def preload(fmt: str | None) -> None:
+    """Start importing what decoding `fmt` needs (PyAV and numpy, ~0.1-0.5 s
+    cold) in a thread, once per process, so that a compressed answer's first
+    frame does not wait for it: called as soon as the request or the answer's
+    headers say which format comes. WAV and raw PCM need neither."""
+    global _PRELOADING
+    if _PRELOADING is not None or not fmt or fmt.lower() in ("wav", "pcm"):
+        return
+
+    def load() -> None:
+        import av  # noqa: F401
+        import numpy  # noqa: F401
+
+    _PRELOADING = threading.Thread(target=load, name="tts-tui-preload", daemon=True)
+    _PRELOADING.start()
 
 
 def container(head: bytes, *, strong_only: bool = False) -> str | None:
@@ -204,6 +227,9 @@ class AudioStream:
         if fmt == "wav":
             self.format = "wav"
             return _WavDecoder()
+        if fmt == "mp3":
+            self.format = fmt
+            return _Mp3Decoder()
         if fmt is not None:
             self.format = fmt
             return _AvDecoder(fmt)
@@ -445,6 +471,110 @@ class _AvDecoder(_Decoder):
         if frames is None:
             raise AudioError(f"no audio could be decoded from the {self._fmt.upper()} answer ({len(data)} bytes)")
         return frames
+
+
+class _Mp3Decoder(_Decoder):
+    """MP3 cut into frames as it arrives (`answer/mp3.py`) and decoded one
+    frame per packet, so the first samples come once the first frame is in
+    rather than after the several frames FFmpeg's demuxer reads ahead. The
+    gapless trim a LAME tag asks for is applied as the demuxer would. A stream
+    the splitter does not cut (Layer I/II, free format) goes to the demuxer."""
+
+    def __init__(self) -> None:
+        from tts_tui.core.answer.mp3 import FrameSplitter
+
+        self._splitter = FrameSplitter()
+        self._held: bytearray | None = bytearray()  # every byte, until a frame is found
+        self._size = 0
+        self._inner: _AvDecoder | None = None
+        self._codec: Any = None
+        self._decoded = 0  # samples decoded so far: where the trim's clock stands
+        self._produced = False
+
+    @property
+    def late(self) -> bool:  # type: ignore[override]
+        return bool(self._inner and self._inner.late)
+
+    def feed(self, chunk: bytes) -> np.ndarray | None:
+        if self._inner is not None:
+            return self._from_inner(self._inner.feed(chunk))
+        self._size += len(chunk)
+        if self._held is not None:
+            self._held += chunk
+        packets = self._splitter.feed(chunk)
+        if self._splitter.unsupported:
+            return self._hand_on()
+        return self._decode(packets)
+
+    def finish(self) -> np.ndarray | None:
+        if self._inner is not None:
+            return self._from_inner(self._inner.finish())
+        frames = self._decode(self._splitter.finish())
+        if self._produced:
+            return frames
+        if self._held is None:
+            raise AudioError(f"no audio could be decoded from the MP3 answer ({self._size} bytes)",
+                             hint="save it and open it in a player to inspect")
+        first = self._hand_on()  # no whole frame found: FFmpeg says what the bytes are
+        assert self._inner is not None
+        rest = self._from_inner(self._inner.finish())
+        if first is None or rest is None:
+            return rest if first is None else first
+        import numpy as np
+
+        return np.concatenate([first, rest])
+
+    def abort(self) -> None:
+        if self._inner is not None:
+            self._inner.abort()
+
+    def _hand_on(self) -> np.ndarray | None:
+        assert self._held is not None
+        held, self._held = bytes(self._held), None
+        self._inner = _AvDecoder("mp3")
+        return self._from_inner(self._inner.feed(held))
+
+    def _from_inner(self, frames: np.ndarray | None) -> np.ndarray | None:
+        assert self._inner is not None
+        self.rate, self.channels = self._inner.rate, self._inner.channels
+        return frames
+
+    def _decode(self, packets: list[bytes]) -> np.ndarray | None:
+        if not packets:
+            return None
+        import av
+        import numpy as np
+
+        self._held = None  # a frame was found: the splitter reads this stream
+        if self._codec is None:
+            self._codec = av.CodecContext.create("mp3float", "r")  # the decoder the demuxer would pick
+        out = []
+        for data in packets:
+            try:
+                frames = self._codec.decode(av.Packet(data))
+            except av.error.InvalidDataError:
+                continue  # a damaged frame: skip it, as players do
+            for frame in frames:
+                array = frame.to_ndarray()
+                array = array.T if frame.format.is_planar else array.reshape(-1, frame.layout.nb_channels)
+                if self.rate is None:
+                    self.rate, self.channels = frame.sample_rate, array.shape[1]
+                elif array.shape[1] != self.channels:  # a stream switching mono/stereo
+                    array = array.mean(axis=1, keepdims=True).repeat(self.channels, axis=1)
+                kept = self._trim(array)
+                if len(kept):
+                    out.append(np.ascontiguousarray(kept, dtype=np.float32))
+        if not out:
+            return None
+        self._produced = True
+        return out[0] if len(out) == 1 else np.concatenate(out)
+
+    def _trim(self, array: np.ndarray) -> np.ndarray:
+        """The part of these decoded samples the gapless trim keeps."""
+        gapless, start = self._splitter.gapless, self._decoded
+        self._decoded += len(array)
+        stop = len(array) if gapless.end is None else min(len(array), gapless.end - start)
+        return array[max(0, gapless.skip - start) : max(0, stop)]
 
 
 class _Pipe:
