@@ -13,11 +13,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -111,8 +113,8 @@ DRIVER = textwrap.dedent(
         elif command[0] == "rescan":
             say(took=time.monotonic() - started, found=player.rescan())
             continue
-        elif command[0] == "wait_silent":
-            while player.state != "silent" and time.monotonic() - started < 10:
+        elif command[0] == "wait_silent":  # until it notices (the deadline only ends a hang)
+            while player.state != "silent" and time.monotonic() - started < 60:
                 time.sleep(0.05)
         elif command[0] == "sleep":
             time.sleep(float(command[1]))
@@ -123,18 +125,37 @@ DRIVER = textwrap.dedent(
 )
 
 
+# How long one command may take before it counts as hung: far above the
+# normal (a fraction of a second; a wait_silent, a few), so a loaded machine
+# never trips it, while a call blocked on a dead device (minutes, or for
+# ever) does. How fast they are is not this file's business.
+HANG_S = 60
+
+
 class Driver:
     def __init__(self, jack: OwnJack) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT), **jack.env})
         self.started = time.monotonic()
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # the process ended
 
     def __call__(self, command: str) -> dict:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        """Run one command; its answer, or a failure if it hangs."""
+        assert self.proc.stdin is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
-        line = self.proc.stdout.readline()  # the hard timeout below ends a hang
+        try:
+            line = self._lines.get(timeout=HANG_S)
+        except queue.Empty:
+            pytest.fail(f"the player hung on {command!r} (no answer in {HANG_S} s)")
         assert line, f"the player process died on {command!r}"
         return json.loads(line)
 
@@ -146,8 +167,6 @@ class Driver:
 
 def watchdog(proc: subprocess.Popen, seconds: float) -> None:
     """Kill `proc` after `seconds` whatever happens: a hang fails, never hangs."""
-    import threading
-
     timer = threading.Timer(seconds, lambda: proc.poll() is None and proc.kill())
     timer.daemon = True
     timer.start()
@@ -157,7 +176,7 @@ def watchdog(proc: subprocess.Popen, seconds: float) -> None:
 def test_jack_going_away_silences_the_player_and_a_rescan_plays_again(own_jack: OwnJack, tmp_path: Path,
                                                                        sig: int) -> None:
     drive = Driver(own_jack)
-    watchdog(drive.proc, 90)
+    watchdog(drive.proc, 300)
     playing = drive("play 30")
     assert playing["state"] == "playing" and "JACK" in (playing["device"] or ""), playing
     drive("sleep 0.5")
@@ -166,12 +185,14 @@ def test_jack_going_away_silences_the_player_and_a_rescan_plays_again(own_jack: 
     silent = drive("wait_silent")
     assert silent["state"] == "silent", silent
     assert silent["reason"] == "the output device went away"
-    assert silent["took"] < 5.0  # noticed within a few seconds
+    # noticed the device going, not the end of the sound: the 30 s tone still had long to go
+    assert silent["took"] < 30 - 0.5 - 1, silent
 
-    # Replay and play return promptly on a dead device (generous bound: a hang is minutes)
-    assert drive("replay")["took"] < 5.0
+    # Replay and play return on a dead device (a hang fails at HANG_S) and stay silent
+    replayed = drive("replay")
+    assert replayed["state"] == "silent" and replayed["reason"], replayed
     after_play = drive("play 1")
-    assert after_play["took"] < 5.0 and after_play["state"] == "silent", after_play
+    assert after_play["state"] == "silent", after_play
     saved = drive(f"save {tmp_path / 'kept.wav'}")
     assert saved["saved"] > 24000 * 2  # the 1 s tone, 16-bit: the audio was kept
     assert (tmp_path / "kept.wav").stat().st_size == saved["saved"]
@@ -184,7 +205,7 @@ def test_jack_going_away_silences_the_player_and_a_rescan_plays_again(own_jack: 
     moving = drive("sleep 0.6")
     assert moving["state"] == "playing" and moving["position"] > 0.2, moving  # heard again
 
-    assert drive("close")["took"] < 3.0
+    drive("close")  # returns (a hang fails at HANG_S)
     assert drive.finish() == 0  # a clean exit: no abort in PortAudio's exit handler
 
 
@@ -192,7 +213,7 @@ def test_jack_started_after_the_player_is_found_by_a_rescan(tmp_path: Path) -> N
     require_jack()
     jack = OwnJack(tmp_path)  # not started yet: the player finds no JACK
     drive = Driver(jack)
-    watchdog(drive.proc, 60)
+    watchdog(drive.proc, 300)
     try:
         first = drive("play 1")
         assert first["state"] == "silent" or "JACK" not in (first["device"] or ""), first
@@ -232,27 +253,25 @@ def test_the_tui_keeps_answering_after_jack_died(own_jack: OwnJack, tmp_path: Pa
                       '[[services]]\nname = "local"\ntype = "openai"\nurl = "builtin"\nformat = "wav"\n')
     pid, master = start_tui(config, tmp_path, own_jack.env)
     try:
-        assert b"Services" in read_for(master, 10.0, until=b"Services")
+        assert b"Services" in read_for(master, 30.0, until=b"Services")
         read_for(master, 4.0)  # the warm-up starts the embedded server
         os.write(master, b"\x1b[15~")  # F5
-        assert b"JACK" in read_for(master, 20.0, until=b"JACK"), "never played on the test's JACK server"
+        assert b"JACK" in read_for(master, 60.0, until=b"JACK"), "never played on the test's JACK server"
         own_jack.kill(signal.SIGKILL)
-        assert b"went away" in read_for(master, 10.0, until=b"went away")
+        assert b"went away" in read_for(master, 30.0, until=b"went away")
 
         os.write(master, b"\x1bOP")  # F1: the help screen opens
-        assert b"esc: close" in read_for(master, 5.0, until=b"esc: close")
+        assert b"esc: close" in read_for(master, 30.0, until=b"esc: close")
         os.write(master, b"\x1b")  # Esc closes it
         read_for(master, 1.0)
         os.write(master, b"\x13")  # ctrl+s: the audio was kept and saves
-        assert b"saved" in read_for(master, 5.0, until=b"saved")
+        assert b"saved" in read_for(master, 30.0, until=b"saved")
         assert list((tmp_path / "saved").glob("*.wav"))
 
-        started = time.monotonic()
         os.write(master, b"\x11")  # ctrl+q
-        status = wait_exit(pid, 15.0)
+        status = wait_exit(pid, 60.0)  # (a bound that only a hang reaches)
         pid = 0
         assert status is not None, "ctrl+q did not end the app after JACK died"
-        assert time.monotonic() - started < 8.0
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     finally:
         if pid:
