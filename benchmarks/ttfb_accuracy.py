@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import selectors
 import socket
 import statistics
 import subprocess
@@ -41,7 +42,8 @@ from tts_tui.core.client import HttpClient  # noqa: E402
 from tts_tui.core.exchange import Exchange, PreparedRequest  # noqa: E402
 from tts_tui.core.stats import percentile  # noqa: E402
 
-GOAL_MS = 5.0
+GOAL_MS = 5.0  # reused connection: reported ttfb_ms against the delay the server holds
+COLD_GOAL_MS = 1.0  # one-off processes: reported ttfb_ms against the proxy's
 
 
 async def measure(url: str, runs: int) -> list[float]:
@@ -61,59 +63,76 @@ async def measure(url: str, runs: int) -> list[float]:
 class RecordingProxy:
     """A TCP proxy on 127.0.0.1 that forwards to `port` and records, per
     connection, the perf_counter times of the request's first byte in and the
-    response's first byte out: the TTFB as the wire sees it."""
+    response's first byte out: the TTFB as the wire sees it.
+
+    One thread runs every connection through an epoll loop that is always
+    waiting: a request's first byte is stamped when the kernel wakes the loop
+    for it, not when a thread started for the connection gets round to its
+    first read (that was ~5 ms late on a loaded machine, and counted against
+    the client)."""
 
     def __init__(self, port: int) -> None:
         self.upstream = port
         self.seen: list[tuple[float, float]] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.setblocking(False)
         self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._listener, selectors.EVENT_READ, None)
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
+        self._stop = True
+        self._thread.join(timeout=5)
         self._listener.close()
 
+    def _loop(self) -> None:
+        while not self._stop:
+            for key, _ in self._selector.select(timeout=0.05):
+                now = time.perf_counter()
+                if key.data is None:
+                    self._accept()
+                else:
+                    self._pump(key.fileobj, *key.data, now)
+
     def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
+        client, _ = self._listener.accept()
         upstream = socket.create_connection(("127.0.0.1", self.upstream))
-        for s in (client, upstream):
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         times: dict[str, float] = {}
-        up = threading.Thread(target=self._pump, args=(client, upstream, times, "in"), daemon=True)
-        up.start()
-        self._pump(upstream, client, times, "out")
-        up.join(timeout=5)
-        if "in" in times and "out" in times:
-            self.seen.append((times["in"], times["out"]))
+        for src, dst, direction in ((client, upstream, "in"), (upstream, client, "out")):
+            src.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            src.setblocking(False)
+            self._selector.register(src, selectors.EVENT_READ, (dst, direction, times))
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket, times: dict[str, float], key: str) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, direction: str, times: dict[str, float],
+              woken: float) -> None:
         try:
-            while data := src.recv(65536):
-                if key == "in":
-                    times.setdefault(key, time.perf_counter())
-                dst.sendall(data)
-                if key == "out":
-                    times.setdefault(key, time.perf_counter())
+            data = src.recv(65536)
         except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            data = b""
+        if data:
+            if direction == "in":
+                times.setdefault("in", woken)
+            dst.setblocking(True)
+            dst.sendall(data)
+            dst.setblocking(False)
+            if direction == "out" and "out" not in times:
+                times["out"] = time.perf_counter()
+                if "in" in times:
+                    self.seen.append((times["in"], times["out"]))
+            return
+        for s in (src, dst):  # one side closed: close both
+            try:
+                self._selector.unregister(s)
+            except (KeyError, ValueError):
+                pass
+            s.close()
 
 
 def cold_say(url: str, runs: int) -> list[tuple[float, float]]:
-    """The ttfb_ms each of `runs` one-off `tts-tui say --json` processes reports for `url`."""
+    """(ttfb_ms, connect_ms) each of `runs` one-off `tts-tui say --json` processes reports for `url`."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
@@ -129,7 +148,8 @@ def cold_say(url: str, runs: int) -> list[tuple[float, float]]:
             )
             if run.returncode != 0:
                 raise SystemExit(f"tts-tui failed: {run.stderr.strip()}")
-            out.append(json.loads(run.stdout)["ttfb_ms"])
+            data = json.loads(run.stdout)
+            out.append((data["ttfb_ms"], data.get("connect_ms") or 0.0))
     return out
 
 
@@ -139,7 +159,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=int, default=150)
     parser.add_argument("--cold-runs", type=int, default=8)
     args = parser.parse_args()
-    cold: dict[int, tuple[list[float], list[float]]] = {}
+    cold: dict[int, tuple[list[tuple[float, float]], list[float]]] = {}
     with FaultServer() as server:
         values = asyncio.run(measure(server.url("/first-byte", delay_ms=args.delay_ms), args.runs)) if args.runs else []
         proxy = RecordingProxy(server.port)
@@ -163,11 +183,15 @@ def main() -> None:
         print(f"median - delay     {error:+.2f} ms ({verdict} the ±{GOAL_MS:.0f} ms goal)")
     print()
     print(f"cold: one-off `tts-tui say --json` processes through a recording proxy, {args.cold_runs} each")
+    print("(ttfb_ms counts the TCP connect, as DESIGN's connect <= ttfb asks; the proxy sees the request's")
+    print(" first byte once the connection is up, so its TTFB starts after the connect: compare both)")
     for delay, (reported, wire) in cold.items():
-        r, w = statistics.median(reported), statistics.median(wire)
-        verdict = "within" if abs(r - w) <= GOAL_MS else "OUTSIDE"
-        print(f"server delay {delay:4d} ms   reported ttfb_ms median {r:8.2f}   proxy saw median {w:8.2f}   "
-              f"reported - proxy {r - w:+7.2f} ms ({verdict} the ±{GOAL_MS:.0f} ms goal)")
+        r = statistics.median(t for t, _ in reported)
+        c = statistics.median(c for _, c in reported)
+        w = statistics.median(wire)
+        verdict = "within" if abs(r - w) <= COLD_GOAL_MS else "OUTSIDE"
+        print(f"server delay {delay:4d} ms   reported ttfb_ms median {r:8.2f} (connect {c:.2f})   "
+              f"proxy saw median {w:8.2f}   reported - proxy {r - w:+7.2f} ms ({verdict} the ±{COLD_GOAL_MS:.0f} ms goal)")
 
 
 if __name__ == "__main__":
