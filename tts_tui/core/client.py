@@ -271,19 +271,21 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 class _Timeline:
     """Where an exchange's time went, from httpx's trace events.
 
-    The clock starts at the first network step: the connection's DNS + TCP
-    (+ TLS) when one is opened, else the request's first byte on a reused
-    connection. Client set-up before that (imports, the pool, a TLS context,
-    httpx's own first-use work) is never counted as the server's time.
-    `exchange.t0` is set to that start; until the first event it is the time
-    of the call, so a request that fails before reaching the network still
-    has a clock.
+    The clock counts the network only: the connection's DNS + TCP (+ TLS)
+    when one is opened, then from the request's first byte on. Client work
+    before the connect (imports, the pool, a TLS context) and between the
+    connect and the first byte (httpx building the request) is never counted
+    as the server's time: once the first byte goes, `exchange.t0` is set to
+    that moment less the connect's length. Until the first event it is the
+    time of the call, so a request that fails before reaching the network
+    still has a clock.
     """
 
     def __init__(self, exchange: Exchange) -> None:
         self.exchange = exchange
         self.start = exchange.t0 = _perf()
         self.started = False
+        self.sent = False  # the first request's first byte went
         self.marks: dict[str, float] = {}
         self.connect_total = 0.0
 
@@ -304,7 +306,12 @@ class _Timeline:
                 self.exchange.sent_headers = _header_dict(request.headers)
         if name == "http11.send_request_headers.started" and "connected" in marks:
             # a redirect may open more connections: count them all
-            self.connect_total += marks.pop("connected") - marks.pop("connect")
+            connect = marks.pop("connected") - marks.pop("connect")
+            if not self.connect_total and not self.sent:  # the first request: its connect, then its first byte
+                self.start = self.exchange.t0 = now - connect
+            self.connect_total += connect
+        if name == "http11.send_request_headers.started":
+            self.sent = True
         elif name == "http11.receive_response_headers.complete":
             marks["headers"] = now
 
