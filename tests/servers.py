@@ -38,10 +38,11 @@ Routes (parameters in the query string):
   /status?code=&type=&body=   any status with the given content type and body
   /flaky?every=2         every `every`-th request to /flaky (2nd, 4th...) answers 503 JSON, the others a WAV
   /set-cookie?value=     200 JSON with a `Set-Cookie: session=<value>` header
-  /stream?kind=wav|pcm|sse|mp3&seconds=&count=&interval_ms=&stall_after=&stall_ms=
+  /stream?kind=wav|pcm|sse|mp3&seconds=&count=&interval_ms=&stall_after=&stall_ms=&hold=
                          audio in `count` pieces `interval_ms` apart (wav: a streamed
                          header with 0xFFFFFFFF sizes), pausing `stall_ms` more after
-                         piece number `stall_after`
+                         piece number `stall_after`; with `hold=NAME` the last piece
+                         waits until the test sets `server.gate(NAME)` (order, not timing)
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ class FaultServer:
         self.requests: list[RecordedRequest] = []
         self.connections = 0
         self.flaky_calls = 0
+        self._gates: dict[str, threading.Event] = {}
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -271,6 +273,12 @@ class FaultServer:
     def start(self) -> FaultServer:
         self._thread.start()
         return self
+
+    def gate(self, name: str) -> threading.Event:
+        """The event a `hold=NAME` route waits for before its last piece: a
+        test sets it once it has seen what must happen before the answer ends."""
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
 
     def stop(self) -> None:
         """Stop accepting, end every open connection, and return promptly."""
@@ -480,6 +488,7 @@ class FaultServer:
         interval = int(req.query.get("interval_ms", 100)) / 1000
         stall_after = int(req.query.get("stall_after", 0))
         stall = int(req.query.get("stall_ms", 0)) / 1000
+        hold = req.query.get("hold")
         rate = int(req.query.get("rate", 24000 if kind in ("pcm", "sse") else 22050))
         ctype = {"wav": "audio/wav", "pcm": "audio/pcm", "sse": "text/event-stream", "mp3": "audio/mpeg"}[kind]
         audio = make_pcm(seconds, rate)
@@ -492,6 +501,8 @@ class FaultServer:
         for i in range(count):
             if i:
                 self._sleep(interval + (stall if i == stall_after else 0.0))
+            if hold and i == count - 1:
+                self._wait_gate(hold)
             piece = audio[i * size:(i + 1) * size]
             if kind == "sse":
                 ev = {"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()}
@@ -504,6 +515,15 @@ class FaultServer:
     def _sleep(self, seconds: float) -> None:
         if self._stopping.wait(seconds):
             raise _Stop
+
+    def _wait_gate(self, name: str) -> None:
+        """Wait for `gate(name)`; a test that never sets it ends the answer
+        after HARD_CAP_S (its own deadline fails first)."""
+        gate = self.gate(name)
+        end = time.monotonic() + HARD_CAP_S
+        while not gate.wait(0.05):
+            if self._stopping.is_set() or time.monotonic() > end:
+                raise _Stop
 
 
 class BlackholeServer:

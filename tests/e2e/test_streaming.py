@@ -72,9 +72,6 @@ class StateLog:
     def stop(self) -> None:
         self._task.cancel()
 
-    def first(self, state: str) -> float:
-        return next(t for t, s, _ in self.seen if s == state)
-
     def runs(self) -> list[str]:
         """The states in order, repeats collapsed."""
         out: list[str] = []
@@ -84,17 +81,32 @@ class StateLog:
         return out
 
 
+async def until_async(check, timeout: float = 30.0) -> bool:
+    """Wait for `check()` on the event loop; the deadline only ends a hang."""
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return check()
+
+
 # -- streamed formats play before the download ends ------------------------------
 
 
 @pytest.mark.playback
 @pytest.mark.parametrize("kind, rate", [("wav", 22050), ("pcm", 24000), ("sse", 24000)])
 async def test_a_stream_plays_long_before_its_download_ends(server, player, client, kind, rate) -> None:
-    # 1.2 s of audio in 6 pieces 100 ms apart (twice real time): the download takes ~0.5 s
-    svc = service(server, kind, seconds=1.2, count=6, interval_ms=100)
+    # 1.2 s of audio in 6 pieces 100 ms apart (twice real time): the download
+    # takes ~0.5 s, and the last piece waits until the test has seen the device play
+    gate = f"plays-{kind}"
+    svc = service(server, kind, seconds=1.2, count=6, interval_ms=100, hold=gate)
     log = StateLog(player)
-    result = await speak(svc, "hello", client=client, play=player)
-    download_end = time.perf_counter()
+    task = asyncio.ensure_future(speak(svc, "hello", client=client, play=player))
+    try:
+        playing = await until_async(lambda: player.state == "playing" or task.done())
+        played_before_the_end = playing and not task.done()
+    finally:
+        server.gate(gate).set()
+    result = await task
     log.stop()
     ex = result.exchange
     assert result.ok, result.error
@@ -102,10 +114,11 @@ async def test_a_stream_plays_long_before_its_download_ends(server, player, clie
     assert ex.total_ms > 450
     # Order, not speed (benchmarks/playback_overhead.py measures that): the
     # first sample went to the device before the last byte came, and the
-    # device was already playing, some of it heard, when the download ended.
+    # device was already playing before the download ended (the server held
+    # its last piece until then), some of it heard by the end.
     assert not ex.first_audio_after_body
     assert ex.ttfa_ms < ex.total_ms
-    assert log.first("playing") < download_end
+    assert played_before_the_end, player.state
     assert player.position > 0
     assert "buffering" not in log.runs()[log.runs().index("playing"):]  # faster than real time: no underrun
     assert np.array_equal(result.audio.samples, tone(1.2, rate))
@@ -161,18 +174,24 @@ def test_an_underrun_ramps_down_and_back_up_without_a_click() -> None:
 
 @pytest.mark.playback
 async def test_mp3_plays_while_it_downloads(server, player, client) -> None:
-    # mp3 is OpenAI's default format: it must stream like WAV does
-    svc = service(server, "mp3", seconds=1.2, count=6, interval_ms=100)
-    log = StateLog(player)
-    result = await speak(svc, "hello", client=client, play=player)
-    download_end = time.perf_counter()
-    log.stop()
+    # mp3 is OpenAI's default format: it must stream like WAV does. The server
+    # holds its last piece until the test has heard the device play: only a
+    # player that starts before the download ends gets there (order by
+    # causality, not a race against the clock).
+    svc = service(server, "mp3", seconds=1.2, count=6, interval_ms=100, hold="mp3-plays")
+    task = asyncio.ensure_future(speak(svc, "hello", client=client, play=player))
+    try:
+        played_before_the_end = await until_async(lambda: player.state == "playing" or task.done())
+        played_before_the_end = played_before_the_end and not task.done()
+    finally:
+        server.gate("mp3-plays").set()
+    result = await task
     ex = result.exchange
     assert result.ok, result.error
+    assert played_before_the_end, player.state
     assert result.streamed and result.audio.format == "mp3"
     assert not ex.first_audio_after_body
     assert ex.ttfa_ms < ex.total_ms  # the first samples went out while the answer still came
-    assert log.first("playing") < download_end
     assert result.audio.duration == pytest.approx(1.2, abs=0.08)  # mp3 pads by a frame at most
 
 
@@ -193,21 +212,23 @@ async def test_a_silent_player_takes_ttfa_at_the_first_decoded_samples(server, c
 
 @pytest.mark.playback
 async def test_cancelling_mid_stream_stops_the_sound_cleanly(server, player, client) -> None:
-    svc = service(server, "wav", seconds=3.0, count=10, interval_ms=150)
+    # the last piece waits until after the cancel: the download is surely still running
+    svc = service(server, "wav", seconds=3.0, count=10, interval_ms=150, hold="cancelled")
     task = asyncio.ensure_future(speak(svc, "hello", client=client, play=player))
-    deadline = time.monotonic() + 2.0
-    while player.state != "playing" and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert player.state == "playing"
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    try:
+        assert await until_async(lambda: player.state == "playing" or task.done()), player.state
+        assert player.state == "playing" and not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        server.gate("cancelled").set()
     assert (player.state, player.position) == ("stopped", 0.0)
     assert player.audio is None  # the partial stream is not kept as "the last audio"
     # the device is still usable
     player.play(Audio(tone(0.2, 24000), 24000, "pcm"))
     assert player.state == "playing"
-    assert player.wait(timeout=2.0)
+    assert player.wait(timeout=30.0)
 
 
 # -- the two faces: the workbench (TUI) and `say` ----------------------------------------
@@ -216,7 +237,8 @@ async def test_cancelling_mid_stream_stops_the_sound_cleanly(server, player, cli
 @pytest.mark.playback
 async def test_the_workbench_shows_the_stream_growing_and_keeps_the_whole_wav(server, tmp_path: Path) -> None:
     require_jack()
-    url = server.url("/stream", kind="wav", seconds=1.0, count=8, interval_ms=100)
+    # the last piece waits until the device plays: the tail is still to play when the answer ends
+    url = server.url("/stream", kind="wav", seconds=1.0, count=8, interval_ms=100, hold="workbench-tail")
     path = tmp_path / "config.toml"
     path.write_text(f'[audio]\noutput = "default"\n\n[[services]]\nname = "drip"\ntype = "http"\n'
                     f'url = "{url}"\nbody = \'{{"text": "{{{{ text }}}}"}}\'\ntimeout = 10\n')
@@ -230,7 +252,12 @@ async def test_the_workbench_shows_the_stream_growing_and_keeps_the_whole_wav(se
 
     watcher = asyncio.ensure_future(watch())
     try:
-        result = await wb.speak("hello")
+        task = asyncio.ensure_future(wb.speak("hello"))
+        try:
+            await until_async(lambda: wb.player.state == "playing" or task.done())
+        finally:
+            server.gate("workbench-tail").set()
+        result = await task
     finally:
         watcher.cancel()
     try:
