@@ -186,36 +186,43 @@ async def test_an_edit_of_the_file_shows_in_the_ui(config_path):
         await wait_for(pilot, lambda: voice.value == "from-vim", timeout=1.0)
 
 
+async def edit_voice_then_the_file(pilot, app: TtsApp, config_path: Path) -> None:
+    """The UI's voice becomes "mine" (not yet written) and the file's "theirs":
+    both sides changed the same key, so the conflict screen opens."""
+    sync = app.workbench.sync
+    sync.debounce = sync.max_delay = 3600.0  # the UI edit stays pending however slow the machine
+    app.query_one("#field-voice", Input).value = "mine"
+    await wait_for(pilot, lambda: sync.dirty, timeout=30)  # the edit reached the sync before the file changes
+    config_path.write_text(config_path.read_text().replace('voice = "v1"', 'voice = "theirs"'))
+    # (the deadlines here only end a hang: each wait returns once its condition holds)
+    await wait_for(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30)
+
+
 async def test_both_sides_changed_the_same_key_the_user_chooses(config_path):
     app = make_app(config_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
-        app.workbench.sync.debounce = 5.0  # keep the UI edit pending while the file changes
-        app.workbench.sync.max_delay = 5.0
-        app.query_one("#field-voice", Input).value = "mine"
-        await pilot.pause(0.05)
-        config_path.write_text(config_path.read_text().replace('voice = "v1"', 'voice = "theirs"'))
-        await wait_for(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=2)
+        await edit_voice_then_the_file(pilot, app, config_path)
         await pilot.press("m")  # keep mine
-        await wait_for(pilot, lambda: 'voice = "mine"' in config_path.read_text(), timeout=2)
+        await wait_for(pilot, lambda: 'voice = "mine"' in config_path.read_text(), timeout=30)
         assert "# keep me" in config_path.read_text()
+        assert not app.workbench.sync.dirty
 
 
 async def test_take_the_file_in_a_conflict(config_path):
     app = make_app(config_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, app)
-        app.workbench.sync.debounce = 5.0
-        app.workbench.sync.max_delay = 5.0
-        voice = app.query_one("#field-voice", Input)
-        voice.value = "mine"
-        await pilot.pause(0.05)
-        config_path.write_text(config_path.read_text().replace('voice = "v1"', 'voice = "theirs"'))
-        await wait_for(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=2)
+        await edit_voice_then_the_file(pilot, app, config_path)
         await pilot.press("f")  # take the file
-        await wait_for(pilot, lambda: voice.value == "theirs", timeout=2)
-        await pilot.pause(0.5)
-        assert 'voice = "theirs"' in config_path.read_text()
+        voice = app.query_one("#field-voice", Input)
+        await wait_for(pilot, lambda: voice.value == "theirs", timeout=30)
+        # "mine" was dropped, not left pending: writing everything now (as on
+        # quit) keeps the file's value, and nothing is left unsaved
+        app.workbench.sync.flush()
+        assert 'voice = "theirs"' in config_path.read_text() and "mine" not in config_path.read_text()
+        assert not app.workbench.sync.dirty
+        assert not isinstance(app.screen, ConflictScreen)
 
 
 async def test_a_file_that_stops_parsing_shows_a_banner_and_nothing_is_written(config_path):
