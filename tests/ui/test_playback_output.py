@@ -5,7 +5,6 @@ Real parts: a FaultServer answers, a Listener on 127.0.0.1 plays into JACK."""
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -59,11 +58,10 @@ async def test_the_bar_names_the_listeners_device_and_says_when_it_goes(tmp_path
             # a long clip, then the listener goes away while it plays
             await settle(pilot, app)
             app.workbench.player.play(_long_tone())
-            await wait_for(pilot, lambda: "▶ playing" in playback_text(app), timeout=5.0)
-            started = time.monotonic()
+            await wait_for(pilot, lambda: "▶ playing" in playback_text(app), timeout=30.0)
             listener.close()
-            await wait_for(pilot, lambda: "mid-clip" in playback_text(app), timeout=3.0)
-            assert time.monotonic() - started < 3.0
+            # noticed mid-clip, not at its end: the wait (30 s, only a hang reaches it) is half the tone
+            await wait_for(pilot, lambda: "mid-clip" in playback_text(app), timeout=30.0)
             assert playback_text(app).startswith("🔇 silent: the listener stopped mid-clip")
             await pilot.press("f5")  # the app keeps working: the next speak runs and is logged
             await settle(pilot, app)
@@ -77,5 +75,5 @@ def _long_tone():
 
     from tts_tui.core.audio import Audio
 
-    t = np.arange(5 * 24000) / 24000
+    t = np.arange(60 * 24000) / 24000
     return Audio((0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)[:, None], 24000, "pcm")

