@@ -8,12 +8,12 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import numpy as np
 import pytest
 import soundfile
 
 from tests.playback_env import require_jack
 from tests.servers import FaultServer
+
 
 @pytest.fixture(scope="module")
 def fault():
