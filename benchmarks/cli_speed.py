@@ -4,10 +4,18 @@ Starts the embedded server in its own process (`tts-tui serve --port 0`), then
 runs these commands interleaved, round after round, so drift in the machine's
 load hits all of them alike:
 
-- `python -c pass`                       the floor any Python CLI pays
+- `python -c pass`                       the floor any Python CLI pays here
+- `python -S -c pass`                    the same without `site` (and so without
+                                         the editable install's import finder)
+- `python -c RAW_SAY`                    the least a Python program can do for
+                                         the same file: the same request on a raw
+                                         socket, the chunks joined, the file written
 - `tts-tui --version`
 - `tts-tui say TEXT --no-play -o a.wav`  an OpenAI-type service, WAV
 - `curl -o b.wav` with the same JSON body to the same URL
+
+The two floors show what part of the distance to curl no Python program can
+close on this machine: read "say / raw Python" as what tts-tui itself adds.
 
 Each run's wall time and CPU time (user + system, from the child's own
 rusage, threads included) are recorded; medians are printed with the ratios
@@ -34,8 +42,32 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+# The same request as curl's, on a raw socket: no imports beyond socket and
+# sys, the chunked body joined, the file written. argv: host port target body file.
+RAW_SAY = r"""
+import socket, sys
+host, port, target, body, name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].encode(), sys.argv[5]
+s = socket.create_connection((host, port))
+s.sendall(b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+          b"Connection: close\r\n\r\n%s" % (target.encode(), host.encode(), port, len(body), body))
+data = bytearray()
+while chunk := s.recv(1 << 18):
+    data += chunk
+head, _, rest = bytes(data).partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.1 200"), head[:60]
+if b"chunked" in head.lower():
+    out, pos = [], 0
+    while (size := int(rest[pos : rest.index(b"\r\n", pos)], 16)):
+        start = rest.index(b"\r\n", pos) + 2
+        out.append(rest[start : start + size])
+        pos = start + size + 2
+    rest = b"".join(out)
+with open(name, "wb") as f:
+    f.write(rest)
+"""
 GOALS = {  # (label, against, at most)
     "say wall / curl wall": 4.0,
     "say wall / python -c pass": 6.0,
@@ -97,8 +129,12 @@ def main() -> None:
             )
             body = json.dumps({"model": "tts-1", "input": args.text, "voice": "en-us",
                                "response_format": "wav", "speed": 1.0})
+            where = urlsplit(openai_url)
             commands = {
                 "python -c pass": [sys.executable, "-c", "pass"],
+                "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
+                "raw-socket python -o": [sys.executable, "-c", RAW_SAY, where.hostname, str(where.port),
+                                         f"{where.path}/audio/speech", body, "raw.wav"],
                 "tts-tui --version": [*tts_tui_argv(), "--version"],
                 "tts-tui say --no-play -o": [*tts_tui_argv(), "--config", str(config), "say", args.text,
                                              "--no-play", "-o", "say.wav"],
@@ -114,7 +150,7 @@ def main() -> None:
                     envs[f"before: {name[8:]}"] = old
             for name, argv in commands.items():  # warm the disk cache and the bytecode
                 run_once(argv, envs[name], tmp)
-            sizes = [(Path(tmp) / name).stat().st_size for name in ("say.wav", "curl.wav")]
+            sizes = [(Path(tmp) / name).stat().st_size for name in ("say.wav", "curl.wav", "raw.wav")]
             wall: dict[str, list[float]] = {name: [] for name in commands}
             cpu: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(args.runs):
@@ -132,12 +168,15 @@ def main() -> None:
     med = {name: (statistics.median(wall[name]) * 1000, statistics.median(cpu[name]) * 1000) for name in commands}
     for name, (w, c) in med.items():
         print(f"{name:<30}{w:>10.1f}{c:>10.1f}")
-    print(f"say.wav {sizes[0]} bytes, curl.wav {sizes[1]} bytes")
+    print(f"say.wav {sizes[0]} bytes, curl.wav {sizes[1]} bytes, raw.wav {sizes[2]} bytes")
     ratios = {
         "say wall / curl wall": med["tts-tui say --no-play -o"][0] / med["curl -o"][0],
         "say cpu / curl cpu": med["tts-tui say --no-play -o"][1] / med["curl -o"][1],
         "say wall / python -c pass": med["tts-tui say --no-play -o"][0] / med["python -c pass"][0],
         "--version wall / python -c pass": med["tts-tui --version"][0] / med["python -c pass"][0],
+        "raw python wall / curl wall": med["raw-socket python -o"][0] / med["curl -o"][0],
+        "say wall / raw python wall": med["tts-tui say --no-play -o"][0] / med["raw-socket python -o"][0],
+        "say cpu / raw python cpu": med["tts-tui say --no-play -o"][1] / med["raw-socket python -o"][1],
     }
     for label, ratio in ratios.items():
         goal = GOALS.get(label)

@@ -191,3 +191,47 @@ async def test_a_server_that_closes_after_each_answer_is_not_reused(tmp_path) ->
         server.close()
     assert [(r.exchange.error, r.exchange.status) for r in results] == [(None, 200)] * 5
     assert connections == 5 and lean.sent == 5
+
+
+async def test_an_answer_read_a_few_bytes_at_a_time_gives_the_same_exchange() -> None:
+    # Every read boundary falls somewhere new: inside the head, a chunk-size
+    # line (with an extension), a chunk's data, the CRLF after it, the last
+    # chunk and the trailer. Two answers go over the same connection.
+    import asyncio
+
+    from tests.servers import make_wav
+
+    wav = make_wav(0.02)
+    body = b"".join(b"%x;note=x\r\n%s\r\n" % (len(wav[i:i + 97]), wav[i:i + 97]) for i in range(0, len(wav), 97))
+    answer_bytes = (b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + body + b"0\r\nX-Trailer: yes\r\n\r\n")
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                break
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            await reader.readexactly(length)
+            pos, step = 0, 1
+            while pos < len(answer_bytes):  # 1 to 7 bytes a write, each its own read
+                writer.write(answer_bytes[pos:pos + step])
+                await writer.drain()
+                await asyncio.sleep(0.0005)
+                pos, step = pos + step, step % 7 + 1
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    svc = service(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/tts")
+    http, lean = HttpClient(), LeanClient(HttpClient())
+    try:
+        full = seen(await speak(svc, "Hi.", client=http))
+        ours = [seen(await speak(svc, "Hi.", client=lean)) for _ in range(2)]  # type: ignore[arg-type]
+    finally:
+        await http.aclose()
+        await lean.aclose()
+        server.close()
+    assert full["error"] is None and full["body"] == wav
+    assert ours == [full, full] and lean.sent == 2

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import re
 import select
 import time
-import urllib.request
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +48,7 @@ _perf = time.perf_counter
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_HEAD = 64 * 1024
+_FIRST_PIECE = 4096  # the body's first bytes go on alone (see _Answer._body)
 # a request target httpx sends as written (anything else it would re-encode)
 _PLAIN_TARGET = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!$&'()*+,;=%]*")
 
@@ -72,7 +73,7 @@ class LeanClient:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._wire: dict[int, tuple[PreparedRequest, bytes, dict[str, str]]] = {}
         self._full_client_only = False  # a redirect or a cookie came: httpx from then on
-        self._proxied = bool({"http", "all"} & set(urllib.request.getproxies()))
+        self._proxied = bool({"http", "all"} & _proxy_schemes())
 
     def close_connections(self) -> None:
         """Close this client's own connections (not the HttpClient's)."""
@@ -256,6 +257,20 @@ class _ConnectTimedOut(TimeoutError):
     pass
 
 
+def _proxy_schemes() -> set[str]:
+    """The schemes the environment names a proxy for, read as
+    urllib.request.getproxies reads them on POSIX (as httpx does), without
+    importing urllib.request (~40 ms: http.client, email)."""
+    environ = os.environ
+    proxies = {name.lower()[:-6] for name, value in environ.items() if value and name.lower().endswith("_proxy")}
+    if "REQUEST_METHOD" in environ:  # a CGI script: HTTP_PROXY may come from a client's header
+        proxies.discard("http")
+    for name, value in environ.items():  # lower-case names win, an empty one clears
+        if name.endswith("_proxy"):
+            (proxies.add if value else proxies.discard)(name.lower()[:-6])
+    return proxies
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -346,7 +361,7 @@ class _Answer:
         self._mode = "head"  # head | length | chunked | close | done
         self._left = 0  # length: bytes still to come; chunked: bytes left in this chunk
         self._expected = 0
-        self._chunk_state = "size"  # size | data | crlf | trailer
+        self._chunk_state = "size"  # size | data | crlf | trailer | done
         self._decoder: Any = None
 
     # -- what the connection tells --------------------------------------------
@@ -354,23 +369,25 @@ class _Answer:
         if self.done.done():
             return
         try:
+            pos = 0
             if self._mode == "head":
-                self._buf += data
-                if not self._head():
+                if self._buf:  # the head came in more than one read
+                    data, self._buf = bytes(self._buf) + data, bytearray()
+                pos = self._head(data)
+                if pos is None:
                     return
-                data, self._buf = bytes(self._buf), bytearray()
             if self._mode == "length":
-                take = data[: self._left]
-                if len(take) < len(data):  # more than the answer: the connection is not clean
+                take = min(len(data) - pos, self._left)
+                if take < len(data) - pos:  # more than the answer: the connection is not clean
                     self.reusable = False
-                self._left -= len(take)
-                self._body(take)
+                self._left -= take
+                self._body([memoryview(data)[pos : pos + take]] if pos or take < len(data) else [data])
                 if self._left == 0:
                     self._complete()
             elif self._mode == "chunked":
-                self._chunked(data)
+                self._chunked(data, pos)
             elif self._mode == "close":
-                self._body(data)
+                self._body([memoryview(data)[pos:]] if pos else [data])
         except _CallerFailed as failed:
             self._fail(failed)
         except _ProtocolBroken as broken:
@@ -394,17 +411,21 @@ class _Answer:
         self._fail_with(message, truncated=self.headers_at is not None)
 
     # -- the stages -----------------------------------------------------------
-    def _head(self) -> bool:
-        """Parse the status line and headers once they are all in; False until then."""
+    def _head(self, data: bytes) -> int | None:
+        """Parse the status line and headers once they are all in `data`: where
+        the body starts, or None (the head is incomplete, kept for the next
+        read; or the answer is already complete)."""
+        pos = 0
         while True:
-            end = self._buf.find(b"\r\n\r\n")
+            end = data.find(b"\r\n\r\n", pos)
             if end == -1:
-                if len(self._buf) > _MAX_HEAD:
+                if len(data) - pos > _MAX_HEAD:
                     raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
                                           "the response headers are too long")
-                return False
-            head = bytes(self._buf[:end]).decode("latin-1")
-            del self._buf[: end + 4]
+                self._buf = bytearray(data[pos:])
+                return None
+            head = data[pos:end].decode("latin-1")
+            pos = end + 4
             status_line, *lines = head.split("\r\n")
             version, _, rest = status_line.partition(" ")
             code, _, reason = rest.partition(" ")
@@ -437,7 +458,7 @@ class _Answer:
         if status in _REDIRECTS and "location" in lower:
             self.redirect = True
             self.done.set_result(None)
-            return False
+            return None
         connection_tokens = {t.strip().lower() for t in lower.get("connection", "").split(",")}
         self.reusable = version == "HTTP/1.1" and "close" not in connection_tokens
         encoding = lower.get("content-encoding", "").strip().lower()
@@ -464,67 +485,84 @@ class _Answer:
         else:
             self._mode = "close"
             self.reusable = False
-        return self._mode != "done"
+        return None if self._mode == "done" else pos
 
-    def _chunked(self, data: bytes) -> None:
-        """Chunked transfer coding: every piece of data in `data` goes on at once."""
-        buf = self._buf
-        buf += data
-        pos = 0
-        out: list[bytes] = []
-        while True:
-            if self._chunk_state == "size":
-                cut = buf.find(b"\r\n", pos)
-                if cut == -1:
+    def _chunked(self, data: bytes, pos: int) -> None:
+        """Chunked transfer coding. The data of every chunk in this read goes
+        on in one piece, each byte copied once (slices of `data`, joined);
+        only a size line or CRLF cut by the end of a read is carried over."""
+        if self._buf:
+            data, pos, self._buf = bytes(self._buf) + data[pos:], 0, bytearray()
+        view, end = memoryview(data), len(data)
+        pieces: list[memoryview] = []
+        state, left = self._chunk_state, self._left
+        while pos < end:
+            if state == "data":
+                take = min(left, end - pos)
+                pieces.append(view[pos : pos + take])
+                pos += take
+                left -= take
+                if left:
                     break
-                size_text = bytes(buf[pos:cut]).split(b";")[0].strip()
+                state = "crlf"
+            elif state == "crlf":
+                if end - pos < 2:
+                    self._buf = bytearray(data[pos:])
+                    break
+                pos += 2
+                state = "size"
+            else:  # a size line, or a trailer line (an empty one ends the body)
+                cut = data.find(b"\r\n", pos)
+                if cut == -1:
+                    self._buf = bytearray(data[pos:])
+                    break
+                line, pos = data[pos:cut], cut + 2
+                if state == "trailer":
+                    if not line:
+                        self._chunk_state = "done"
+                        self._body(pieces)
+                        self._complete()
+                        return
+                    continue
                 try:
-                    self._left = int(size_text, 16)
+                    left = int(line.split(b";")[0].strip(), 16)
                 except ValueError:
                     raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
                                           "a malformed chunk size") from None
-                pos = cut + 2
-                self._chunk_state = "data" if self._left else "trailer"
-            elif self._chunk_state == "data":
-                take = min(self._left, len(buf) - pos)
-                if take <= 0:
-                    break
-                out.append(bytes(buf[pos : pos + take]))
-                pos += take
-                self._left -= take
-                if self._left == 0:
-                    self._chunk_state = "crlf"
-            elif self._chunk_state == "crlf":
-                if len(buf) - pos < 2:
-                    break
-                pos += 2
-                self._chunk_state = "size"
-            else:  # trailer: header lines, then an empty line
-                cut = buf.find(b"\r\n", pos)
-                if cut == -1:
-                    break
-                empty = cut == pos
-                pos = cut + 2
-                if empty:
-                    del buf[:pos]
-                    if out:
-                        self._body(b"".join(out))
-                    self._complete()
-                    return
-        del buf[:pos]
-        if out:
-            self._body(out[0] if len(out) == 1 else b"".join(out))
+                state = "data" if left else "trailer"
+        self._chunk_state, self._left = state, left
+        self._body(pieces)
 
-    def _body(self, data: bytes) -> None:
-        if not data or self.done.done():
+    def _body(self, pieces: list[Any]) -> None:
+        """Body bytes as received (slices of one read). The first few KB go on
+        alone: readers sniff and parse a header from what they are handed
+        first, copying it as they look, and a small first piece keeps that
+        cheap whatever the server's write sizes."""
+        size = sum(map(len, pieces))
+        if not size or self.done.done():
             return
-        self.raw += len(data)
+        self.raw += size
         if self._decoder is not None:
             try:
-                data = self._decoder.decompress(data)
+                data = b"".join([self._decoder.decompress(piece) for piece in pieces])
             except zlib.error as exc:
                 raise _ProtocolBroken(f"cannot decode the answer from {_host_port(self.ex.request.url)}: {exc}") from None
-        self._deliver(data)
+            self._deliver(data)
+            return
+        if self.got == 0 and size > _FIRST_PIECE:
+            first: list[Any] = []
+            need = _FIRST_PIECE
+            while need:
+                piece = memoryview(pieces[0])
+                first.append(piece[:need])
+                pieces[0] = piece[need:]
+                if not pieces[0]:
+                    del pieces[0]
+                need -= len(first[-1])
+            self._deliver(b"".join(first))
+            if self.done.done():
+                return
+        self._deliver(pieces[0] if len(pieces) == 1 and type(pieces[0]) is bytes else b"".join(pieces))
 
     def _deliver(self, data: bytes) -> None:
         if not data:
