@@ -411,3 +411,192 @@ def test_a_body_nested_past_what_json_can_check_is_an_error() -> None:
 def test_a_plain_text_body_speaks_text_that_starts_like_json() -> None:
     assert templates.render_body("{{ text }}", {"text": "[laughs] hello"}) == "[laughs] hello"
     assert templates.render_body("{{ text }}", {"text": "{not json"}) == "{not json"
+
+
+# -- each test renders in a freshly built environment --------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_environment(monkeypatch):
+    """Each test compiles its templates in a freshly built sandbox with an
+    empty compile cache, so what one test compiled never answers for another
+    (and a mutation run, which imports this module before switching a mutant
+    on, tests the mutant's own environment and compiler)."""
+    monkeypatch.setattr(templates, "_ENV", templates._make_environment())
+    templates._compile.cache_clear()
+    yield
+    templates._compile.cache_clear()
+
+
+# -- the whole message a user reads: what, where, and how to fix it ---------------------
+
+
+@pytest.mark.parametrize(("call", "args", "shown"), [
+    (render_header, ("Bearer {{ key }}", {"key": "a\nb"}),
+     "header value holds a line break (CR or LF) (line 1, column 8); "
+     "header values cannot hold line breaks; remove them from the variable"),
+    (render_text, ("x {{ env.NOPE }}", {"env": {}}),
+     "environment variable 'NOPE' is not set (line 1, column 3); "
+     "set it before starting tts-tui, or test it with {{ if !env.NAME.empty? }}...{{ end }}"),
+    (render_text, ("x {{ voice.nope }}", {"voice": {}}),
+     "'dict object' has no attribute 'nope' (line 1, column 3); check the spelling of the variable and its keys"),
+    (render_text, ("x\n {{ text / 0 }}", {"text": 1}),
+     "cannot render this tag: division by zero (line 2, column 2); check the values and operators the tag uses"),
+    (render_text, ("\n {{ ''.__class__ }}", {}),
+     "not allowed in a template: access to attribute '__class__' of 'str' object is unsafe. (line 2, column 2); "
+     "templates can read variables, their keys and items, nothing else"),
+    (render_text, ("{{ txet }}", {"text": 1, "_hidden": 2, "env": {}}),
+     "unknown variable 'txet' (line 1, column 1); did you mean 'text'? known variables: text, env.NAME"),
+    (render_text, ("{{ tex }}", {"texts": 2, "text": 1}),
+     "unknown variable 'tex' (line 1, column 1); did you mean 'text'? known variables: text, texts"),
+    (render_text, ("{{ q }}", {}), "unknown variable 'q' (line 1, column 1); known variables: (none)"),
+    (render_body, ("[" * 100_000 + "]" * 100_000, {}),
+     "the rendered body nests JSON too deeply to check; no TTS server needs a body this deep; simplify it"),
+    (render_body, ('{"a": "{{ v }}" x}', {"v": "x"}),
+     "the body is not valid JSON: Expecting ',' delimiter (line 1, column 17); the text here breaks it: "
+     "near '{\"a\": \"{{ v }}\" x}'; check quotes, commas and braces around the tags"),
+    (render_body, ('{"t": "{{ text }}"}{{ text }}', {"text": "x"}),
+     "the body is not valid JSON: Extra data (line 1, column 20); the value this tag inserts breaks it: "
+     "near '{\"t\": \"{{ text }}\"}{{ text }}'; check quotes, commas and braces around the tags"),
+    (check_template, ("{{ if a : }}x{{ end }}",),
+     "cannot read this tag: expected token ')', got ':' (line 1, column 1); a tag holds a variable or "
+     "expression, e.g. {{ text }} or {{ if language }}...{{ else }}...{{ end }}"),
+    (check_template, ("{{ if b }}{{ else if a : }}x{{ end }}",),
+     "cannot read this tag: expected token ')', got ':' (line 1, column 11); a tag holds a variable or "
+     "expression, e.g. {{ text }} or {{ if language }}...{{ else }}...{{ end }}"),
+    (check_template, ("{% set %}",),
+     "template syntax error: Expected an expression, got 'end of statement block' (line 1, column 1); "
+     "check that every {% %} tag is complete and its block is closed"),
+    (check_template, ("ab\ncd\n  {% set %}",),
+     "template syntax error: Expected an expression, got 'end of statement block' (line 3, column 1); "
+     "check that every {% %} tag is complete and its block is closed"),
+    (check_template, ("{{ text }}\n\n{% foo %}",),
+     "template syntax error: Encountered unknown tag 'foo'. (line 3, column 1); "
+     "check that every {% %} tag is complete and its block is closed"),
+], ids=["header-value-line-break", "env-unset", "missing-key", "division", "sandbox", "typo-env-hidden",
+        "one-close-match", "no-variables", "json-too-deep", "json-text", "json-tag", "if-colon", "elif-colon",
+        "set-line-1", "set-line-3", "unknown-tag-line-3"])
+def test_an_error_says_what_where_and_how_to_fix_it(call, args, shown):
+    assert str(error_of(call, *args)) == shown
+
+
+def test_a_query_parameter_error_keeps_its_place_and_hint():
+    error = error_of(build_query, {"voice": "v", "text": "a\n {{ txet }}"}, {"text": "t"})
+    assert (error.message, error.line, error.column) == ("query parameter 'text': unknown variable 'txet'", 2, 2)
+    assert error.hint == "did you mean 'text'? known variables: text"
+
+
+@pytest.mark.parametrize(("template", "column"), [("a\rb", 2), ("a\nb\rc\nd", 2), ("ab\r\n", 3), ("\nab", 1)])
+def test_a_line_break_in_a_header_template_points_at_the_first_one(template, column):
+    error = error_of(render_header, template, {})
+    assert str(error) == (f"header value holds a line break (CR or LF) (line 1, column {column}); "
+                          "header values cannot hold line breaks; keep the value on one line")
+
+
+# -- arithmetic and its limits -----------------------------------------------------------
+
+
+def test_arithmetic_within_the_limits_renders():
+    body = render_body('{"speed": {{ speed * 1.5 }}, "n": {{ 2 ** 10 }}, "rep": "{{ text * 3 }}", "m": {{ 3 * 4 }}}',
+                       {"speed": 1.0, "text": "ab"})
+    assert json.loads(body) == {"speed": 1.5, "n": 1024, "rep": "ababab", "m": 12}
+
+
+def test_the_limits_are_exact_a_million_characters_and_an_exponent_of_a_thousand():
+    assert render_text("{{ (text * 1000000) | string.size }}", {"text": "a"}) == "1000000"
+    assert render_text("{{ (2 ** 1000) | string.size }}", {}) == "302"
+    assert render_text("{{ (2 ** -1000) > 0 }}", {}) == "true"
+    for template in ("{{ (text * 1000001) | string.size }}", "{{ (1000001 * text) | string.size }}"):
+        assert error_of(render_text, template, {"text": "a"}).message == "not allowed in a template: repeated value too large"
+    for template in ("{{ 2 ** 1001 }}", "{{ 2 ** -1001 }}"):
+        assert error_of(render_text, template, {}).message == "not allowed in a template: exponent too large"
+
+
+# -- values as they land -------------------------------------------------------------------
+
+
+def test_voxta_string_functions():
+    shown = render_text("{{ t | string.upcase }}|{{ t | string.downcase }}|{{ t | string.strip }}|"
+                        "{{ t | string.capitalize }}|{{ t | string.size }}|{{ n | string.upcase }}", {"t": " hÉllo wOrld ", "n": None})
+    assert shown == " HÉLLO WORLD | héllo world |hÉllo wOrld| héllo world |13|"
+
+
+def test_empty_is_true_only_for_missing_none_and_empty_values():
+    v = {"n": 5, "z": 0, "s": "", "l": [], "none": None, "t": "x"}
+    assert render_text("{{ n.empty? }} {{ z.empty? }} {{ s.empty? }} {{ l.empty? }} {{ none.empty? }} "
+                       "{{ t.empty? }} {{ gone.empty? }}", v) == "false false true true true false true"
+
+
+def test_non_ascii_and_dates_from_the_config_are_written_as_they_are():
+    import datetime
+
+    v = {"v": ["é", datetime.date(2024, 1, 2)], "t": "é"}
+    assert render_text("{{ v }}", v) == '["é", "2024-01-02"]'
+    body = render_body('{"v": {{ v }}, "s": "{{ v }}", "t": "{{ t }}", "d": {{ d }}}', {**v, "d": datetime.date(2024, 1, 2)})
+    assert body == '{"v": ["é", "2024-01-02"], "s": "[\\"é\\", \\"2024-01-02\\"]", "t": "é", "d": "2024-01-02"}'
+
+
+def test_a_lone_surrogate_as_a_bare_value_is_escaped_so_the_body_encodes():
+    assert render_body('{"v": {{ v }}}', {"v": "x\udc00"}).encode("utf-8") == b'{"v": "x\\udc00"}'
+
+
+def test_an_escaped_value_is_inserted_as_it_is_outside_strings_too():
+    assert render_body('{"n": {{ n | string.escape }}}', {"n": 5}) == '{"n": 5}'
+
+
+def test_a_lone_surrogate_in_a_url_is_percent_encoded():
+    assert render_url("http://h/{{ t }}", {"t": "x\udc00"}) == "http://h/x%ED%B0%80"
+
+
+def test_query_keys_and_values_are_encoded_whole_and_a_trailing_ampersand_is_reused():
+    pairs = [("a/b", "c/d e")]
+    assert append_query("http://h/tts", pairs) == "http://h/tts?a%2Fb=c%2Fd%20e"
+    assert append_query("http://h/tts?x=1&", pairs) == "http://h/tts?x=1&a%2Fb=c%2Fd%20e"
+    assert append_query("http://h/tts?x=1", pairs) == "http://h/tts?x=1&a%2Fb=c%2Fd%20e"
+
+
+# -- which bodies are JSON ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("template", "is_json", "looks"), [
+    ('{"t": "{{ text }}"}', True, True),
+    ('[{{ text }}]', True, False),
+    ("text={{ text }}", False, False),
+    ('W{"text": "{{ text }}"}', False, True),
+    ('say {{ text }}: {"a": 1}', False, True),
+    ('{{ text }}, "a": 1', False, True),
+    ('{{ if a }}{"b":{{ end }}', True, True),
+    ('x{{ a }}{"k": 1', False, True),
+    ('{{ x }}"k": 1', False, False),
+    ('x{"k"{{ a }}: 1', False, False),
+    ("[laughs] {{ text }}", True, False),  # its first literal character is "[": JSON
+])
+def test_which_bodies_are_json(template, is_json, looks):
+    assert templates.looks_like_json('{"t": "{{ text') is False  # unreadable: its error is shown instead
+    assert (templates.is_json_body(template), templates.looks_like_json(template)) == (is_json, looks)
+
+
+@pytest.mark.parametrize(("template", "variables", "line", "column", "where"), [
+    ('{"a": "{{ v }}",\n "b": {{ v }} "c"}', {"v": "x"}, 2, 15, "the text here"),
+    ('{"a": "x"}' + " " * 40 + "oops", {}, 1, 51, "the text here"),
+    ("{{ for i in items }}{\"a\": {{ i }}}{{ end }}", {"items": [1, 2]}, 1, 21, "the text here"),
+    ("[{{ for i in items }}{{ i }} x{{ end }}]", {"items": [1, 2]}, 1, 30, "the text here"),
+    ('[{{ for i in items }}"{{ i }}",{{ end }}]', {"items": [1, 2]}, 1, 41, "the text here"),
+    ('{"a": 1,', {}, 1, 9, "the text here"),
+    ('{"a": {{ v }}', {"v": 1}, 1, 7, "the text here"),
+    ('{"a": {{ v }} {{ v }}}', {"v": 1}, 1, 15, "the value this tag inserts"),
+])
+def test_invalid_json_points_at_the_place_in_the_template(template, variables, line, column, where):
+    error = error_of(render_body, template, variables)
+    assert (error.line, error.column) == (line, column)
+    assert error.hint.startswith(f"{where} breaks it: near ")
+
+
+@pytest.mark.parametrize(("template", "near"), [
+    ('{"a": "{{ v }}",\r\n "b": {{ v }} "c"}', '…{ v }}",↵↵ "b": {{ v }} "c"}'),
+    ('{"long": "' + "x" * 40 + '", "a": {{ v }} {{ v }}, "tail": "' + "y" * 40 + '"}',
+     '…xxxxxxxx", "a": {{ v }} {{ v }}, "tail": "yyyyyy…'),
+])
+def test_the_excerpt_shows_24_characters_each_side_on_one_line(template, near):
+    error = error_of(render_body, template, {"v": 1})
+    assert error.hint.split("breaks it: near ", 1)[1] == f"{near!r}; check quotes, commas and braces around the tags"

@@ -229,8 +229,10 @@ def _syntax_error(
     """Point a Jinja syntax error at the tag the user wrote."""
     for tag in translation.tags:
         # Unwrapped first, so the message does not mention our parentheses.
+        # An `if` expression may compile bare and fail in the parentheses the
+        # translation adds (`{% if a : %}` is read); no output expression does.
         probes = {
-            "output": ("{{ %s }}", "{{ (%s) }}"),
+            "output": ("{{ %s }}",),
             "if": ("{%% if %s %%}{%% endif %%}", "{%% if (%s) %%}{%% endif %%}"),
             "elif": ("{%% if %s %%}{%% endif %%}", "{%% if (%s) %%}{%% endif %%}"),
             "for": ("{%% for %s %%}{%% endfor %%}",),
@@ -295,10 +297,10 @@ def _render(template: str, kind: str, variables: Mapping[str, Any]) -> str:
 
 
 def _at_tag(compiled: _Compiled, index: int | None, message: str, hint: str) -> TemplateError:
-    if index is None:
-        return TemplateError(message, hint=hint)
-    tag = compiled.translation.tags[index]
-    return scriban.error_at(compiled.template, tag.start, message, hint)
+    # Every tag calls `_at` before it is evaluated, so a render that fails
+    # has an index; the template's start stands in should one ever not.
+    start = compiled.translation.tags[index].start if index is not None else 0
+    return scriban.error_at(compiled.template, start, message, hint)
 
 
 def _unknown_variable(
@@ -512,7 +514,7 @@ def check_template(template: str, kind: str = "body") -> None:
     """Check syntax only (no variables needed): unclosed tags and blocks, stray
     {{ end }}, unreadable expressions. kind is body, url, header or text (any
     other kind is checked as text). Raises TemplateError with line/column."""
-    _compile(template, _kind(kind))
+    _compile(template, kind)  # scriban reads any kind but body, url and header as text
 
 
 def template_variables(template: str) -> set[str]:
@@ -520,6 +522,3 @@ def template_variables(template: str) -> set[str]:
     for environment variables. Raises TemplateError when it cannot be read."""
     return set(_compile(template, "text").referenced)
 
-
-def _kind(kind: str) -> str:
-    return kind if kind in ("body", "url", "header", "text") else "text"
