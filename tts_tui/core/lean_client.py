@@ -24,6 +24,7 @@ import ipaddress
 import os
 import re
 import select
+import socket
 import time
 import zlib
 from collections.abc import Callable
@@ -168,18 +169,17 @@ class LeanClient:
         where = _host_port(ex.request.url)
         answer = _Answer(ex, ex.request.method.upper() == "HEAD", on_headers, on_chunk, max_bytes, keep_body)
         connection: _Connection | None = None
-        ex.t0 = started = _perf()
+        ex.t0 = answer.start = _perf()  # until the first byte goes: a failure still has a clock
         try:
             async with asyncio.timeout(timeout):
                 connection = self._idle_connection(target)
                 if connection is None:
-                    connection = await self._connect(target, min(timeout, CONNECT_TIMEOUT_MAX), where)
-                    answer.connect_s = _perf() - started
-                else:
-                    ex.t0 = started = _perf()
-                answer.start = started
+                    connection, answer.connect_s = await self._connect(target, min(timeout, CONNECT_TIMEOUT_MAX), where)
                 ex.sent_headers = dict(sent_headers)
                 connection.begin(answer)
+                # the clock counts the connect, then from the request's first byte on:
+                # making the socket and transport is the client's work, not the server's time
+                ex.t0 = answer.start = _perf() - answer.connect_s
                 connection.transport.write(wire)
                 self.sent += 1
                 await answer.done
@@ -241,16 +241,33 @@ class LeanClient:
         self._resolver_ready = True
         await asyncio.get_running_loop().run_in_executor(None, _nothing)
 
-    async def _connect(self, target: tuple[str, int], seconds: float, where: str) -> _Connection:
+    async def _connect(self, target: tuple[str, int], seconds: float, where: str) -> tuple[_Connection, float]:
+        """A new connection, and the seconds its connect took: from the connect()
+        call to the socket being up (a host name's lookup included), without
+        the client's work of making the socket and its transport."""
         loop = asyncio.get_running_loop()
+        host, port = target
         try:
             async with asyncio.timeout(seconds):
-                _, connection = await loop.create_connection(_Connection, *target)
+                if not _is_ip(host):
+                    began = _perf()
+                    _, connection = await loop.create_connection(_Connection, host, port)
+                    return connection, _perf() - began
+                sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    sock.setblocking(False)
+                    began = _perf()
+                    await loop.sock_connect(sock, (host, port))
+                    took = _perf() - began
+                    _, connection = await loop.create_connection(_Connection, sock=sock)
+                except BaseException:
+                    sock.close()
+                    raise
+                return connection, took
         except TimeoutError:
             raise _ConnectTimedOut(_connect_timeout(where, seconds)) from None
         except OSError:
             raise _Delegate from None  # nothing was sent: HttpClient connects again and says why
-        return connection
 
 
 class _ConnectTimedOut(TimeoutError):
