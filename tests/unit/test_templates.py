@@ -232,8 +232,8 @@ def test_whitespace_control_raw_blocks_and_loops():
 
 
 def test_render_text_formats_values_like_scriban():
-    v = {"b": True, "n": None, "l": [1, "x"], "f": 1.5}
-    assert render_text("{{ b }}|{{ n }}|{{ l }}|{{ f }}", v) == 'true||[1, "x"]|1.5'
+    v = {"b": True, "n": None, "l": [1, "x"], "f": 1.5, "no": False}
+    assert render_text("{{ b }}|{{ n }}|{{ l }}|{{ f }}|{{ no }}", v) == 'true||[1, "x"]|1.5|false'
 
 
 # --- URL, query, headers ----------------------------------------------------------
@@ -486,7 +486,7 @@ def test_a_query_parameter_error_keeps_its_place_and_hint():
     assert error.hint == "did you mean 'text'? known variables: text"
 
 
-@pytest.mark.parametrize(("template", "column"), [("a\rb", 2), ("a\nb\rc\nd", 2), ("ab\r\n", 3), ("\nab", 1)])
+@pytest.mark.parametrize(("template", "column"), [("a\rb", 2), ("a\rb\rc", 2), ("a\nb\rc\nd", 2), ("ab\r\n", 3), ("\nab", 1)])
 def test_a_line_break_in_a_header_template_points_at_the_first_one(template, column):
     error = error_of(render_header, template, {})
     assert str(error) == (f"header value holds a line break (CR or LF) (line 1, column {column}); "
@@ -570,6 +570,8 @@ def test_query_keys_and_values_are_encoded_whole_and_a_trailing_ampersand_is_reu
     ('{{ x }}"k": 1', False, False),
     ('x{"k"{{ a }}: 1', False, False),
     ("[laughs] {{ text }}", True, False),  # its first literal character is "[": JSON
+    ('{{ {"k": 1} }}', False, False),  # an object inside a tag is not the body's
+    ('{{ {"k": 1} }}{"j": {{ x }}}', True, True),
 ])
 def test_which_bodies_are_json(template, is_json, looks):
     assert templates.looks_like_json('{"t": "{{ text') is False  # unreadable: its error is shown instead

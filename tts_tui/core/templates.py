@@ -372,24 +372,13 @@ def looks_like_json(template: str) -> bool:
         translation = _compile(template, "body").translation
     except TemplateError:
         return False
+    pieces = translation.pieces
+    # each literal piece runs to the next piece's start; a tag reads as a value
     literal = "".join(
-        template[start:end] if tag < 0 else " 0 "
-        for (_src, start, tag), end in zip(translation.pieces, _piece_ends(translation, template))
+        " 0 " if tag >= 0 else template[start:pieces[i + 1][1] if i + 1 < len(pieces) else len(template)]
+        for i, (_src, start, tag) in enumerate(pieces)
     )
     return bool(_JSON_PAIR.search(literal))
-
-
-def _piece_ends(translation: scriban.Translation, template: str) -> list[int]:
-    """Where each piece of the template ends: at the next piece's start (a
-    tag's pieces end at the tag's end)."""
-    ends = []
-    pieces = translation.pieces
-    for i, (_src, start, tag) in enumerate(pieces):
-        if tag >= 0:
-            ends.append(translation.tags[tag].end)
-        else:
-            ends.append(pieces[i + 1][1] if i + 1 < len(pieces) else len(template))
-    return ends
 
 
 def _template_offset(compiled: _Compiled, variables: Mapping[str, Any], pos: int) -> tuple[int, bool]:
