@@ -95,3 +95,14 @@ def test_empty_text_and_no_secrets_are_left_as_they_are():
     assert mask_text("", ["abc"]) == ""
     assert mask_text("nothing secret", []) == "nothing secret"
     assert mask_text("nothing secret", ["", None or ""]) == "nothing secret"
+
+
+def test_a_secret_in_python_repr_spelling_is_masked_whole():
+    # an error that shows a key with a control character and non-ASCII in it
+    # (read from a broken key file): repr writes \x01, not the JSON \u0001
+    assert mask_text("invalid value 'sk-é\\x01'", ["sk-é\x01"]) == f"invalid value '{MASK}'"
+
+
+def test_a_secret_in_ascii_json_spelling_is_masked_whole():
+    # a server that echoes the key back in JSON written with ensure_ascii
+    assert mask_text('{"detail": "bad key sk-\\u00e9\\u0001"}', ["sk-é\x01"]) == f'{{"detail": "bad key {MASK}"}}'
