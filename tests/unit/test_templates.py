@@ -587,6 +587,10 @@ def test_which_bodies_are_json(template, is_json, looks):
     ('{"a": 1,', {}, 1, 9, "the text here"),
     ('{"a": {{ v }}', {"v": 1}, 1, 7, "the text here"),
     ('{"a": {{ v }} {{ v }}}', {"v": 1}, 1, 15, "the value this tag inserts"),
+    ('{"a": {{ v }}x}', {"v": 1}, 1, 14, "the text here"),  # right after a tag: the text, not the tag
+    # the same text twice before the error, and once after it: the one after the last tag evaluated
+    ('{"k": {{ a }}, "j": {{ b }}, "m": [{{ c }}, "j": {{ d }}], "j": 2}', {"a": 1, "b": 2, "c": 3, "d": 4},
+     1, 48, "the text here"),
 ])
 def test_invalid_json_points_at_the_place_in_the_template(template, variables, line, column, where):
     error = error_of(render_body, template, variables)
@@ -602,3 +606,9 @@ def test_invalid_json_points_at_the_place_in_the_template(template, variables, l
 def test_the_excerpt_shows_24_characters_each_side_on_one_line(template, near):
     error = error_of(render_body, template, {"v": 1})
     assert error.hint.split("breaks it: near ", 1)[1] == f"{near!r}; check quotes, commas and braces around the tags"
+
+
+def test_a_body_that_ends_too_soon_with_no_text_of_its_own_points_past_its_end():
+    error = error_of(lambda: render_body("{{ v }}", {"v": '{"a": '}, json_body=True))
+    assert (error.line, error.column) == (1, 8)
+    assert error.hint.startswith("the text here breaks it: near '{{ v }}'")
