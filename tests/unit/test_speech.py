@@ -169,7 +169,7 @@ async def test_an_audio_url_is_fetched_as_a_second_exchange_timed_from_the_first
                          "Hi.", client=client)
     assert result.ok, result.error
     main, fetch = result.exchanges
-    assert result.exchange is main and main.error is None
+    assert result.exchange is main and main.error is None and fetch.service == "svc"
     assert (fetch.request.method, fetch.request.url) == ("GET", srv.url("/wav?seconds=0.3"))
     assert srv.requests[-1].path == "/wav" and srv.requests[-1].method == "GET"
     assert (main.audio_s, main.format, main.rate) == (pytest.approx(0.3, abs=0.001), "wav", 22050)
@@ -212,6 +212,7 @@ async def test_a_failing_audio_url_is_the_main_exchanges_error_with_the_key_mask
     ("hello", "text/plain; charset=utf-8", 200, "HTTP 200 OK: hello — the answer is text/plain, not audio"),
     ("hello", "", 200, 'the answer is not audio but text: hello; check the URL and body; '
                        'if the audio is inside JSON, set response = "json:PATH"'),
+    ("hello", "; charset=utf-8", 200, "HTTP 200 OK: hello — the answer is unknown type, not audio"),
     ("hello", "audio/mpeg", 200, 'the answer is not audio but text: hello; check the URL and body; '
                                  'if the audio is inside JSON, set response = "json:PATH"'),
     ('{"x": 1}', "application/json", 200, 'the answer is JSON, not audio: {"x": 1}; '
@@ -254,16 +255,19 @@ async def test_check_without_a_voice_list_still_checks_the_synthesis(srv, client
 
 
 async def test_a_failing_check_says_why(srv, client) -> None:
-    result = await check(service(srv.url("/json400")), client=client)
-    assert (result.ok, result.message) == (False, "HTTP 400 Bad Request: Invalid voice 'nobody'. Choose one of: alloy, echo.")
+    result = await check(service(srv.url("/json400"), voices=VoicesSpec(url=srv.url("/voices"), path="voices")),
+                         client=client)
+    assert (result.service, result.ok, result.voices) == ("svc", False, 3)
+    assert result.message == "HTTP 400 Bad Request: Invalid voice 'nobody'. Choose one of: alloy, echo."
     assert result.exchange is not None and result.exchange.status == 400
 
 
-async def test_a_check_whose_template_fails_says_where_and_sends_nothing(srv, client) -> None:
-    result = await check(service(srv.url("/wav"), body='{"text": "{{ txet }}"}'), client=client)
-    assert not result.ok and result.exchange is None
+async def test_a_check_whose_template_fails_says_where_and_sends_no_synthesis(srv, client) -> None:
+    result = await check(service(srv.url("/wav"), body='{"text": "{{ txet }}"}',
+                                 voices=VoicesSpec(url=srv.url("/voices"), path="voices")), client=client)
+    assert (result.service, result.ok, result.voices, result.exchange) == ("svc", False, 3, None)
     assert result.message.startswith("unknown variable 'txet' (line 1, column 11); did you mean 'text'?")
-    assert srv.requests == []
+    assert [r.path for r in srv.requests] == ["/voices"]  # the voice list, and no synthesis
     with pytest.raises(TemplateError):
         await speak(service(srv.url("/wav"), body='{"text": "{{ txet }}"}'), "Hi.", client=client)
 

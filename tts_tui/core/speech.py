@@ -77,7 +77,7 @@ def read_hint(service: Service, request: PreparedRequest) -> ReadHint:
     asked = service.format
     if service.type != "openai" and service.format != "pcm":
         asked = media_type.parse(service.content_type).audio_format or ""
-    sse = "sse" in (service.stream_format, str(service.extra.get("stream_format", "")).lower())
+    sse = "sse" in (service.stream_format, str(service.extra.get("stream_format")).lower())
     return ReadHint(service.response, asked or None, service.pcm, sse, request.url)
 
 
@@ -157,8 +157,9 @@ async def _fetch(url: str, ex: Exchange, hint: ReadHint, sink: FrameSink, client
     """The audio at the URL the answer named, as its own exchange."""
     fetch = Exchange(PreparedRequest("GET", url, secrets=ex.request.secrets), service=service.name)
     result.exchanges.append(fetch)
-    audio, _ = await _receive(fetch, ReadHint(format=hint.format, pcm=hint.pcm, request_url=url), sink,
-                           client, service.timeout, clock=ex)
+    # read as a body whatever the service's `response` says; a URL inside it is not followed
+    audio, _ = await _receive(fetch, ReadHint(format=hint.format, pcm=hint.pcm), sink,
+                              client, service.timeout, clock=ex)
     if audio is None:
         ex.error = f"fetching the audio URL failed: {fetch.error}"
     return audio
@@ -169,7 +170,7 @@ def _answer_error(ex: Exchange, answer: AnswerDecoder, exc: TtsError) -> str:
     and for JSON that holds audio, the setting that reads it."""
     if not isinstance(exc, AudioError) or answer.reader is None or answer.reader.name != "raw":
         return str(exc)
-    status, body = ex.status or 200, ex.body
+    status, body = ex.status, ex.body  # a reader was picked: the answer's head came
     if not body:
         return f"HTTP {status} but the answer is empty (no audio)"
     setting = suggest_response(body)
@@ -195,7 +196,7 @@ async def check(service: Service, *, client: HttpClient) -> CheckResult:
     """Connectivity plus one short synthesis; never raises for faults."""
     from tts_tui.core.voices import list_voices
 
-    voices: int | None = None
+    voices: int | None
     try:
         voices = len(await list_voices(service, client=client))
     except TtsError:
