@@ -215,6 +215,8 @@ async def test_a_failing_audio_url_is_the_main_exchanges_error_with_the_key_mask
     ("hello", "; charset=utf-8", 200, "HTTP 200 OK: hello — the answer is unknown type, not audio"),
     ("hello", "audio/mpeg", 200, 'the answer is not audio but text: hello; check the URL and body; '
                                  'if the audio is inside JSON, set response = "json:PATH"'),
+    ("a" * 64, "audio/pcm;rate=99999999", 200,
+     "the pcm answer declares 99999999 Hz and 1 channel(s); a rate is 1..768000 Hz and channels 1..32"),
     ('{"x": 1}', "application/json", 200, 'the answer is JSON, not audio: {"x": 1}; '
                                           'if the audio is inside, set response = "json:PATH" or "url:PATH"'),
 ])

@@ -168,7 +168,8 @@ async def _fetch(url: str, ex: Exchange, hint: ReadHint, sink: FrameSink, client
 def _answer_error(ex: Exchange, answer: AnswerDecoder, exc: TtsError) -> str:
     """The one line for an answer that holds no audio: what the server said,
     and for JSON that holds audio, the setting that reads it."""
-    if not isinstance(exc, AudioError) or answer.reader is None or answer.reader.name != "raw":
+    reader = answer.reader.name if answer.reader is not None else None
+    if not isinstance(exc, AudioError) or reader != "raw":  # a reader that knew what it read said why
         return str(exc)
     status, body = ex.status, ex.body  # a reader was picked: the answer's head came
     if not body:
