@@ -289,3 +289,33 @@ def test_summary_lists_what_was_measured_in_order() -> None:
 def test_summary_of_an_exchange_that_got_no_answer() -> None:
     ex = Exchange(PreparedRequest("POST", "http://127.0.0.1:9/"))
     assert summary(ex) == "HTTP None · 0 B"
+
+
+# --- the voice, the timeout and the player the caller gives ----------------------------------
+
+
+async def test_the_voice_given_is_the_one_sent(srv, client) -> None:
+    svc = service(srv.url("/wav"), body='{"text": "{{ text }}", "voice": "{{ voice }}"}', voice="af_heart")
+    assert json.loads(prepare(svc, "Hi.", voice="bf_emma").body)["voice"] == "bf_emma"
+    result = await speak(svc, "Hi.", client=client, voice="bf_emma")
+    assert result.ok and json.loads(srv.requests[-1].body)["voice"] == "bf_emma"
+    assert result.exchange.service == "svc" and result.exchange.request.url == srv.url("/wav")
+
+
+async def test_the_service_timeout_bounds_the_wait_for_an_answer(srv, client) -> None:
+    result = await speak(service(srv.url("/slow", delay_ms=5000), timeout=0.5), "Hi.", client=client)
+    assert result.error == f"no answer from 127.0.0.1:{srv.port} within 0.5 s"
+
+
+async def test_a_player_plays_the_answer_while_it_downloads(srv, client, tmp_path) -> None:
+    from tts_tui.core.player import Player
+
+    out = tmp_path / "played.wav"
+    player = Player(f"pipe:cat > {out}")  # a real output: the WAV stream on a command's stdin
+    try:
+        result = await speak(service(srv.url("/wav", seconds=0.3)), "Hi.", client=client, play=player)
+        assert result.ok and result.streamed
+        assert player.wait(10)
+    finally:
+        player.close()
+    assert out.read_bytes()[:4] == b"RIFF" and len(out.read_bytes()) == 44 + result.audio.frames * 2

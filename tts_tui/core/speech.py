@@ -109,8 +109,11 @@ async def speak(
     `exchange.first_audio_after_body` says so.
     """
     request = request or prepare(service, text, voice=voice)
-    ex = exchange or Exchange(request, service=service.name)
-    ex.request, ex.service = request, service.name
+    if exchange is None:
+        ex = Exchange(request, service=service.name)
+    else:  # the caller's, filled in
+        ex = exchange
+        ex.request, ex.service = request, service.name
     result = SpeechResult(ex, exchanges=[ex])
     sink = FrameSink(play, on_frames)
     sink.warm()
