@@ -120,8 +120,8 @@ def atomic_write(path: Path, text: str, *, expect: Signature | None = None) -> S
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode())  # UTF-8, whatever the locale; line ends as given
             fh.flush()
             os.fsync(fh.fileno())
             os.fchmod(fh.fileno(), mode)
@@ -140,9 +140,16 @@ def atomic_write(path: Path, text: str, *, expect: Signature | None = None) -> S
 
 def _read_parsable(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        text = ""
+        raw = b""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not saving: {path.name} is not UTF-8 text (byte {exc.start})",
+            hint="save it as UTF-8 first; nothing was written",
+        ) from None
     try:
         parse_toml(text)
     except ConfigError as exc:
@@ -184,8 +191,8 @@ def _set(doc: Any, keypath: KeyPath, value: Any) -> None:
     if existing is not None and _same(existing, value):
         return  # keep the user's exact spelling (1 vs 1.0, quotes...)
     # a body the user wrote as a multi-line block stays a block, even as one line
-    was_multiline = getattr(getattr(existing, "type", None), "name", "") in ("MLL", "MLB")
-    table[last] = _to_tomlkit(value, multiline=isinstance(value, str) and ("\n" in value or was_multiline))
+    was_block = isinstance(existing, tomlkit.items.String) and existing.type.is_multiline()
+    table[last] = _to_tomlkit(value, block=was_block)
 
 
 def _set_service(doc: Any, name: str, index: int | None, value: Any) -> None:
@@ -208,15 +215,19 @@ def _set_service(doc: Any, name: str, index: int | None, value: Any) -> None:
 
 
 def _same(item: Any, value: Any) -> bool:
-    unwrapped = item.unwrap() if hasattr(item, "unwrap") else item
-    numbers = (int, float)
-    if isinstance(unwrapped, numbers) and isinstance(value, numbers):
+    """True when the file's `item` already holds `value`."""
+    unwrapped = item.unwrap() if hasattr(item, "unwrap") else item  # tomlkit gives booleans as bool
+    numbers = (int, float)  # exact types: True is no 1 here
+    if type(unwrapped) in numbers and type(value) in numbers:
         # `speed = 1` in the file and 1.0 in the model are the same value.
-        return not isinstance(unwrapped, bool) and not isinstance(value, bool) and unwrapped == value
+        return unwrapped == value
     return type(unwrapped) is type(value) and unwrapped == value
 
 
-def _to_tomlkit(value: Any, *, multiline: bool = False) -> Any:
+def _to_tomlkit(value: Any, *, block: bool = False) -> Any:
+    """`value` as a tomlkit item. A string is a multi-line block when it has a
+    line break or replaces a block (`block`); in a table, extra/headers/query/pcm
+    are inline tables and other tables are [sub.tables]."""
     import tomlkit
 
     if isinstance(value, dict):
@@ -227,15 +238,16 @@ def _to_tomlkit(value: Any, *, multiline: bool = False) -> Any:
                 inline.update(v)
                 table[k] = inline
             else:
-                table[k] = _to_tomlkit(v, multiline=isinstance(v, str) and "\n" in v)
+                table[k] = _to_tomlkit(v)
         return table
     if isinstance(value, str):
-        return _string_item(value, multiline=multiline)
+        return _string_item(value, multiline=block or "\n" in value)
     return tomlkit.item(value)
 
 
 def _string_item(value: str, *, multiline: bool) -> Any:
-    """Strings as people write them: a JSON body as a literal string, without escapes."""
+    """Strings as people write them: a JSON body as a literal string, without
+    escapes. `multiline` is True for any `value` with a line break."""
     import tomlkit
 
     literal_ok = not any((ord(c) < 32 and c not in "\t\n") or c == "\x7f" for c in value)
@@ -243,6 +255,6 @@ def _string_item(value: str, *, multiline: bool) -> Any:
         if literal_ok and "'''" not in value:
             return tomlkit.string(value, literal=True, multiline=True)
         return tomlkit.string(value, multiline=True)
-    if '"' in value and "'" not in value and "\n" not in value and literal_ok:
+    if '"' in value and "'" not in value and literal_ok:
         return tomlkit.string(value, literal=True)
     return tomlkit.string(value)
