@@ -494,13 +494,15 @@ def test_a_failed_write_is_reported_and_kept_pending(clock, read_only_dir):
     sync.set(("ui", "text"), "pending")
     clock.advance(1)
     assert sync.tick() == {"error"}
-    assert "cannot save" in sync.last_write_error
+    assert sync.last_write_error == f"cannot save {path}: Permission denied"
     assert sync.dirty and config.load(path).ui.text == "Hi"
-    clock.advance(0.25)
-    assert sync.tick() == set(), "the same failure is reported once"
-    writable()
     clock.advance(1)
-    assert sync.tick() == {"saved", "error"}
+    assert sync.tick() == set(), "tried again a second later: the same failure is reported once"
+    writable()
+    clock.advance(0.5)
+    assert sync.tick() == set() and config.load(path).ui.text == "Hi", "no retry on every tick"
+    clock.advance(0.5)
+    assert sync.tick() == {"saved", "error"}, "retried a second after the last failure"
     assert sync.last_write_error is None and not sync.dirty
     assert config.load(path).ui.text == "pending"
 
@@ -536,3 +538,334 @@ def test_a_600_deep_array_written_while_running_is_an_error_with_its_place(sync,
     rewrite(path, USER_FILE)
     assert sync.tick() == {"file", "error", "saved"}
     assert config.load(path).ui.text == "pending"
+
+
+# --- what the user is told ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.set((), 1), "an edit needs a key path"),
+        (lambda s: s.set(("services", "kokoro"), {}), "use add_service or remove_service to change whole services"),
+        (lambda s: s.set(("services", "nope", "voice"), "x"), "no service named 'nope'"),
+        (lambda s: s.set(("services", "xtts", "speed"), "fast"), "speed must be a number, not a string; e.g. speed = 1.0"),
+        (lambda s: s.add_service({"url": "http://127.0.0.1:9/v1"}), 'a service needs a name; give it name = "..."'),
+        (lambda s: s.add_service({"name": "  "}), 'a service needs a name; give it name = "..."'),
+        (lambda s: s.add_service({"name": "kokoro"}), "a service named 'kokoro' already exists; choose another name"),
+        (lambda s: s.add_service({"name": "new", "speed": "fast"}), "speed must be a number, not a string; e.g. speed = 1.0"),
+        (lambda s: s.remove_service("nope"), "no service named 'nope'"),
+        (lambda s: s.rename_service("nope", "x"), "no service named 'nope'"),
+        (lambda s: s.rename_service("kokoro", " "), 'a service needs a name; give it name = "..."'),
+        (lambda s: s.rename_service("kokoro", None), 'a service needs a name; give it name = "..."'),
+        (lambda s: s.rename_service("kokoro", "xtts"), "a service named 'xtts' already exists; choose another name"),
+    ],
+)
+def test_a_refused_edit_says_why_and_changes_nothing(sync, path, edit, message):
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    with pytest.raises(ConfigError) as info:
+        edit(sync)
+    assert str(info.value) == message
+    assert path.read_text() == USER_FILE and not sync.dirty and events == []
+    assert [s.name for s in sync.config.services] == ["kokoro", "xtts"]
+
+
+def test_a_missing_config_file_says_how_to_get_one(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        ConfigSync(tmp_path / "config.toml")
+    assert str(info.value) == f"no config file at {tmp_path / 'config.toml'}; run tts-tui once to create one"
+
+
+def test_a_config_that_is_not_utf8_is_refused_at_start_and_while_running(path, clock):
+    latin1 = USER_FILE.replace("Hi", "Gr\u00fc\u00dfe").encode("latin-1")
+    bad = path.with_name("latin1.toml")
+    bad.write_bytes(latin1)
+    with pytest.raises(ConfigError) as info:
+        ConfigSync(bad)
+    at = latin1.index(b"\xfc")
+    assert str(info.value) == f"latin1.toml is not UTF-8 text (byte {at}); save it as UTF-8"
+    sync = ConfigSync(path, clock=clock)
+    path.write_bytes(latin1)
+    assert sync.tick() == {"error"}
+    assert str(sync.file_error) == f"config.toml is not UTF-8 text (byte {at}); save it as UTF-8"
+
+
+def test_a_config_that_cannot_be_read_is_an_error_with_the_reason(sync, path):
+    path.unlink()
+    path.mkdir()  # something that stats but does not read
+    assert sync.tick() == {"error"}
+    assert str(sync.file_error) == f"cannot read {path}: Is a directory"
+    path.rmdir()
+    rewrite(path, USER_FILE)  # back as it was
+    assert "error" in sync.tick() and sync.file_error is None
+
+
+def test_a_removed_file_is_reported_once_with_how_to_fix_it(sync, path, clock):
+    path.unlink()
+    assert sync.tick() == {"error"}
+    assert str(sync.file_error) == (
+        f"the config file {path} is gone; restore it; tts-tui keeps its settings and writes nothing until it is back"
+    )
+    for _ in range(3):
+        clock.advance(0.25)
+        assert sync.tick() == set(), "the same error is not reported again"
+
+
+def test_an_emptied_file_says_the_settings_are_kept(sync, path):
+    rewrite(path, "  \n")
+    assert sync.tick() == {"error"}
+    assert str(sync.file_error) == (
+        f"the config file {path} is empty; tts-tui keeps its settings and writes nothing until the file has them again"
+    )
+
+
+def test_a_file_broken_another_way_is_reported_again(sync, path):
+    rewrite(path, "[ui\n")
+    assert sync.tick() == {"error"} and sync.file_error.line == 1
+    rewrite(path, USER_FILE + "\noops = \n")
+    assert sync.tick() == {"error"}, "a new problem is news"
+    assert sync.file_error.line == USER_FILE.count("\n") + 2
+
+
+def test_the_config_knows_its_file_and_the_files_warnings(write_config, clock):
+    path = write_config(USER_FILE.replace('speed = 1', 'speed = 1\napi_key = "sk-literal"'))
+    sync = ConfigSync(path, clock=clock)
+    assert sync.config.path == path
+    assert len(sync.config.warnings) == 1 and "literal" in sync.config.warnings[0]
+    sync.set(("ui", "text"), "edited")
+    assert sync.config.path == path and sync.config.warnings == ConfigSync(path).config.warnings
+
+
+# --- edits and their events --------------------------------------------------
+
+
+def test_subscribers_hear_each_edit_and_each_save(sync, clock):
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    sync.set(("ui", "text"), "typed")
+    assert events == [{"edit"}]
+    sync.add_service({"name": "new", "url": "http://127.0.0.1:9/v1"})
+    assert events == [{"edit"}, {"edit", "saved"}]
+
+
+def test_setting_a_services_name_renames_it_in_place(sync, path):
+    sync.set(("services", "kokoro", "name"), "fast")
+    assert path.read_text() == USER_FILE.replace('name = "kokoro"', 'name = "fast"')
+    assert [s.name for s in sync.config.services] == ["fast", "xtts"]
+
+
+def test_a_services_key_can_be_deleted(sync, path, clock):
+    sync.set(("services", "kokoro", "speed"), DELETE)
+    clock.advance(1)
+    assert sync.tick() == {"saved"}
+    assert path.read_text() == USER_FILE.replace("speed = 1\n", "")
+
+
+def test_an_edit_made_at_the_clocks_start_is_saved_after_the_debounce(path):
+    clock = Clock()
+    clock.now = 0.0  # a monotonic clock may start at zero
+    sync = ConfigSync(path, clock=clock)
+    sync.set(("ui", "text"), "early")
+    clock.advance(0.3)
+    assert sync.tick() == {"saved"}
+
+
+# --- renames and removals held back by a broken file -------------------------
+
+
+@pytest.fixture
+def broken(sync, path):
+    """The file stops parsing: structural edits wait for it."""
+    rewrite(path, "[ui\n")
+    sync.tick()
+    return sync
+
+
+def test_a_rename_held_back_keeps_the_outside_edits_to_that_service(broken, path):
+    broken.rename_service("kokoro", "fast")
+    rewrite(path, USER_FILE.replace('"af_bella"', '"af_sky"'))
+    assert broken.tick() == {"file", "error", "saved"}
+    assert path.read_text() == USER_FILE.replace('"af_bella"', '"af_sky"').replace('"kokoro"', '"fast"')
+
+
+def test_two_renames_held_back_rename_the_block_once(broken, path):
+    broken.rename_service("kokoro", "fast")
+    broken.rename_service("fast", "faster")
+    rewrite(path, USER_FILE)
+    assert "saved" in broken.tick()
+    assert path.read_text() == USER_FILE.replace('"kokoro"', '"faster"')
+
+
+def test_a_rename_held_back_while_the_file_renamed_it_too_keeps_both(broken, path):
+    broken.rename_service("kokoro", "fast")
+    theirs = USER_FILE.replace('name = "kokoro"', 'name = "quick"')
+    rewrite(path, theirs)
+    assert "saved" in broken.tick()
+    assert [s.name for s in broken.config.services] == ["quick", "xtts", "fast"]
+    assert path.read_text().startswith(theirs + '\n[[services]]\nname = "fast"\n')
+
+
+def test_a_service_renamed_then_removed_while_held_back_leaves_the_file(broken, path):
+    broken.rename_service("kokoro", "fast")
+    broken.remove_service("fast")
+    rewrite(path, USER_FILE)
+    assert "saved" in broken.tick()
+    assert [s.name for s in config.load(path).services] == ["xtts"]
+
+
+def test_a_name_still_in_the_file_cannot_be_taken_while_held_back(broken):
+    broken.remove_service("xtts")
+    with pytest.raises(ConfigError, match="'xtts' already exists"):
+        broken.rename_service("kokoro", "xtts")
+    broken.add_service({"name": "later", "url": "http://127.0.0.1:9/v1"})
+    with pytest.raises(ConfigError, match="'later' already exists"):
+        broken.rename_service("kokoro", "later")
+    broken.rename_service("later", "sooner")  # only in the UI so far: free to rename
+    assert [s.name for s in broken.config.services] == ["kokoro", "sooner"]
+
+
+# --- conflicts follow renames and removals -----------------------------------
+
+
+def conflict_on_voice(sync, path):
+    sync.set(("services", "kokoro", "voice"), "af_mine")
+    sync.set(("services", "xtts", "params", "language"), "fr")
+    edit_externally(path, '"af_bella"', '"af_theirs"')
+    edit_externally(path, 'language = "en"', 'language = "de"')
+    assert sync.tick() == {"file", "conflict"}
+    assert [c.keypath for c in sync.conflicts] == [
+        ("services", "kokoro", "voice"),
+        ("services", "xtts", "params", "language"),
+    ]
+
+
+def test_a_conflict_follows_its_service_when_renamed(sync, path):
+    conflict_on_voice(sync, path)
+    sync.rename_service("kokoro", "fast")
+    assert [c.keypath for c in sync.conflicts] == [
+        ("services", "xtts", "params", "language"),
+        ("services", "fast", "voice"),
+    ]
+    fast = next(c for c in sync.conflicts if c.keypath[1] == "fast")
+    assert (fast.mine, fast.theirs) == ("af_mine", "af_theirs")
+    sync.resolve(fast, keep_mine=True)
+    assert config.load(path).service("fast").voice == "af_mine"
+
+
+def test_removing_a_service_with_a_conflict_asks_about_the_whole_service(sync, path):
+    conflict_on_voice(sync, path)
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    sync.remove_service("kokoro")
+    assert events and "conflict" in events[0]
+    assert [c.keypath for c in sync.conflicts] == [("services", "xtts", "params", "language"), ("services", "kokoro")]
+    whole = sync.conflicts[1]
+    assert whole.mine is None and whole.theirs["voice"] == "af_theirs" and whole.base is None
+    assert config.load(path).service("kokoro").voice == "af_theirs", "the file's edit is not dropped"
+    sync.resolve(whole, keep_mine=True)
+    assert [s.name for s in config.load(path).services] == ["xtts"]
+
+
+def test_a_service_removed_on_both_sides_is_no_conflict(sync, path):
+    sync.set(("services", "xtts", "voice"), "female_02")
+    rewrite(path, USER_FILE.split('[[services]]\nname = "xtts"')[0])
+    assert sync.tick() == {"file", "conflict"}
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    sync.remove_service("xtts")
+    assert sync.conflicts == [] and not sync.dirty
+    assert events == [{"edit", "conflict"}]
+
+
+def test_resolving_notifies_and_resolving_twice_is_harmless(sync, path):
+    conflict_on_voice(sync, path)
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    first = sync.conflicts[0]
+    sync.resolve(first, keep_mine=False)
+    assert events == [{"conflict", "edit"}]
+    sync.resolve(first, keep_mine=True)  # a second click on the same button
+    assert config.load(path).service("kokoro").voice == "af_theirs"
+
+
+def test_resolve_all_keeping_mine_writes_mine(sync, path):
+    conflict_on_voice(sync, path)
+    sync.resolve_all(keep_mine=True)
+    on_disk = config.load(path)
+    assert on_disk.service("kokoro").voice == "af_mine" and on_disk.service("xtts").params == {"language": "fr"}
+    assert not sync.dirty
+
+
+def test_a_conflict_resolved_while_the_file_is_broken_is_written_once_it_parses(sync, path, clock):
+    conflict_on_voice(sync, path)
+    theirs = path.read_text()
+    rewrite(path, "[ui\n")
+    sync.tick()
+    sync.resolve_all(keep_mine=True)
+    assert path.read_text() == "[ui\n"
+    rewrite(path, theirs)
+    clock.advance(0.1)
+    assert "saved" in sync.tick()
+    assert config.load(path).service("kokoro").voice == "af_mine"
+
+
+# --- another writer holding the lock ------------------------------------------
+
+LOCK_HOLDER = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_save_on_quit_while_another_program_holds_the_lock_is_reported(sync, path, clock):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        sync.set(("ui", "text"), "mine")
+        clock.advance(1)
+        assert sync.tick() == set(), "a tick just tries again later"
+        assert sync.last_write_error is None
+        sync.flush()
+        assert sync.last_write_error == f"cannot save now: {path} is being written by another program"
+        assert sync.dirty and path.read_text() == USER_FILE
+    finally:
+        holder.communicate("go\n", timeout=30)
+    clock.advance(1)
+    assert sync.tick() == {"saved", "error"} and sync.last_write_error is None
+    assert config.load(path).ui.text == "mine"
+
+
+# --- a copy elsewhere ----------------------------------------------------------
+
+
+def test_save_copy_writes_every_edit_and_leaves_the_config_alone(sync, path, tmp_path, clock):
+    conflict_on_voice(sync, path)
+    sync.set(("ui", "text"), "unsaved")
+    theirs = path.read_text()
+    copy = tmp_path / "backup" / "copy.toml"
+    sync.save_copy(copy)
+    assert path.read_text() == theirs
+    saved = config.load(copy)
+    assert saved.ui.text == "unsaved"
+    assert saved.service("kokoro").voice == "af_mine", "a conflict is saved as mine"
+    assert saved.service("xtts").params == {"language": "fr"}
+    assert copy.read_text().startswith("# my TTS setup\n"), "comments come along"
+
+
+def test_save_copy_expands_the_home_folder(sync, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    sync.save_copy(Path("~/copy.toml"))
+    assert (tmp_path / "home" / "copy.toml").read_text() == USER_FILE
+
+
+def test_save_copy_to_a_place_that_cannot_be_written_says_so(sync, path):
+    target = path.parent / "config.toml" / "copy.toml"  # under a file, not a folder
+    with pytest.raises(ConfigError) as info:
+        sync.save_copy(target)
+    assert str(info.value) == f"cannot save {target}: Not a directory; choose another place"

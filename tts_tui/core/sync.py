@@ -298,6 +298,7 @@ class ConfigSync:
         try:
             raw = self._read()
         except ConfigError as exc:
+            self._hash = None  # the file read next is news, even when it is the same again
             return self._file_failed(exc)
         digest = hashlib.sha256(raw).digest()
         if digest == self._hash:
@@ -373,7 +374,7 @@ class ConfigSync:
                     return changes | self._write_failed(f"cannot save {self.path}: {exc.strerror or exc}")
                 changes.add(SAVED)
                 self._read_ns = time.time_ns()
-                self._hash = hashlib.sha256(new_text.encode("utf-8")).digest()
+                self._hash = hashlib.sha256(new_text.encode()).digest()
             self._text, self._warnings = new_text, config.warnings
             self._renames.clear()
             if self._merge(Snapshot.of(data)):
@@ -434,7 +435,7 @@ class ConfigSync:
 
 def _decode(raw: bytes, path: Path) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode()  # UTF-8
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path.name} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
 
