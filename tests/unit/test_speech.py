@@ -319,3 +319,12 @@ async def test_a_player_plays_the_answer_while_it_downloads(srv, client, tmp_pat
     finally:
         player.close()
     assert out.read_bytes()[:4] == b"RIFF" and len(out.read_bytes()) == 44 + result.audio.frames * 2
+
+
+async def test_the_first_audio_of_a_stream_is_timed_when_it_came_not_at_the_end(srv, client) -> None:
+    # the server sends the last of four pieces 300 ms after the first: audio came before the end
+    result = await speak(service(srv.url("/stream", kind="wav", seconds=0.4, count=4, interval_ms=100)), "Hi.",
+                         client=client, on_frames=lambda *_: None)
+    ex = result.exchange
+    assert result.ok and not ex.first_audio_after_body
+    assert ex.ttfb_ms <= ex.ttfa_ms < ex.total_ms
