@@ -467,6 +467,9 @@ def fresh_environment(monkeypatch):
     (check_template, ("{% set %}",),
      "template syntax error: Expected an expression, got 'end of statement block' (line 1, column 1); "
      "check that every {% %} tag is complete and its block is closed"),
+    (check_template, ("x {% set %}",),
+     "template syntax error: Expected an expression, got 'end of statement block' (line 1, column 1); "
+     "check that every {% %} tag is complete and its block is closed"),
     (check_template, ("ab\ncd\n  {% set %}",),
      "template syntax error: Expected an expression, got 'end of statement block' (line 3, column 1); "
      "check that every {% %} tag is complete and its block is closed"),
@@ -475,7 +478,7 @@ def fresh_environment(monkeypatch):
      "check that every {% %} tag is complete and its block is closed"),
 ], ids=["header-value-line-break", "env-unset", "missing-key", "division", "sandbox", "typo-env-hidden",
         "one-close-match", "no-variables", "json-too-deep", "json-text", "json-tag", "if-colon", "elif-colon",
-        "set-line-1", "set-line-3", "unknown-tag-line-3"])
+        "set-line-1", "set-after-text", "set-line-3", "unknown-tag-line-3"])
 def test_an_error_says_what_where_and_how_to_fix_it(call, args, shown):
     assert str(error_of(call, *args)) == shown
 
@@ -571,6 +574,7 @@ def test_query_keys_and_values_are_encoded_whole_and_a_trailing_ampersand_is_reu
     ('x{"k"{{ a }}: 1', False, False),
     ("[laughs] {{ text }}", True, False),  # its first literal character is "[": JSON
     ('{{ {"k": 1} }}', False, False),  # an object inside a tag is not the body's
+    ('w{{ {"k": 1} }}', False, False),
     ('{{ {"k": 1} }}{"j": {{ x }}}', True, True),
 ])
 def test_which_bodies_are_json(template, is_json, looks):

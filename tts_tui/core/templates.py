@@ -490,7 +490,9 @@ def render_header(template: str, variables: Mapping[str, Any]) -> str:
     """Render a header value as plain text; a CR or LF in the result (from a
     value or the template itself) is a TemplateError."""
     rendered = _render(template, "header", variables)
-    if "\r" in rendered or "\n" in rendered:
+    # a CR in a value is refused as it is inserted; Jinja reads a CR or CRLF
+    # in the template itself as LF
+    if "\n" in rendered:
         offset = min(i for i in (template.find("\r"), template.find("\n")) if i >= 0)
         raise scriban.error_at(
             template, max(offset, 0), "header value holds a line break (CR or LF)",
