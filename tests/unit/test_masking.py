@@ -106,3 +106,13 @@ def test_a_secret_in_python_repr_spelling_is_masked_whole():
 def test_a_secret_in_ascii_json_spelling_is_masked_whole():
     # a server that echoes the key back in JSON written with ensure_ascii
     assert mask_text('{"detail": "bad key sk-\\u00e9\\u0001"}', ["sk-é\x01"]) == f'{{"detail": "bad key {MASK}"}}'
+
+
+def test_a_secret_too_short_to_mask_is_not_masked_in_its_longer_spellings_either():
+    # "é" percent-encoded is six characters, but the secret is one: ordinary text stays
+    assert mask_text("http://127.0.0.1/?q=caf%C3%A9", ["é"]) == "http://127.0.0.1/?q=caf%C3%A9"
+    assert mask_text("line a\\n end", ["a\n"]) == "line a\\n end"
+
+
+def test_an_empty_password_leaves_the_user_as_the_secret():
+    assert url_secrets("http://user:@127.0.0.1/") == ["user"]

@@ -53,11 +53,11 @@ def mask_headers(headers: Mapping[str, str], secrets: Iterable[str] = ()) -> dic
 def url_secrets(url: str) -> list[str]:
     """The secrets a URL carries: its userinfo, and values of query
     parameters named like secrets. Works on URLs no parser accepts."""
-    found = []
+    found: list[str] = []
     userinfo = _USERINFO.match(url)
     if userinfo:
         user, _, password = userinfo["userinfo"].partition(":")
-        found += [password, userinfo["userinfo"]] if password else [user]
+        found = [password, userinfo["userinfo"]] if password else [user]
     for pair in _QUERY_PAIR.finditer(url):
         if is_secret_name(pair["name"]) and pair["value"]:
             found.append(pair["value"])
@@ -76,7 +76,7 @@ def mask_url(url: str, secrets: Iterable[str] = ()) -> str:
             return f"{match['sep']}{match['name']}={MASK}"
         return match[0]
 
-    url = _USERINFO.sub(userinfo, url, count=1)
+    url = _USERINFO.sub(userinfo, url)  # anchored at the start: one match at most
     return mask_text(_QUERY_PAIR.sub(pair, url), secrets)
 
 
