@@ -869,3 +869,78 @@ def test_save_copy_to_a_place_that_cannot_be_written_says_so(sync, path):
     with pytest.raises(ConfigError) as info:
         sync.save_copy(target)
     assert str(info.value) == f"cannot save {target}: Not a directory; choose another place"
+
+
+# --- what a save reads and reports ---------------------------------------------
+
+
+def test_an_edit_that_would_make_the_file_unreadable_is_not_saved(sync, path, clock):
+    deep: object = 0
+    for _ in range(150):
+        deep = [deep]
+    sync.set(("services", "kokoro", "extra", "deep"), deep)
+    clock.advance(1)
+    assert sync.tick() == {"error"}
+    assert sync.last_write_error.startswith(
+        "not saved: the config is not valid TOML: values nested more than 100 levels deep"
+    )
+    assert path.read_text() == USER_FILE and sync.dirty
+
+
+def test_an_outside_edit_that_kept_size_and_mtime_is_merged_before_a_save(path, clock):
+    # A tick trusts an unchanged stat (one stat call); a save reads the file anyway.
+    old = time.time_ns() - 3600 * 10**9
+    os.utime(path, ns=(old, old))
+    sync = ConfigSync(path, clock=clock)
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.write(USER_FILE.replace('"af_bella"', '"af_BELLA"'))
+    os.utime(path, ns=(old, old))
+    sync.set(("ui", "text"), "mine")
+    sync.flush()
+    on_disk = config.load(path)
+    assert (on_disk.ui.text, on_disk.service("kokoro").voice) == ("mine", "af_BELLA")
+
+
+def test_a_save_that_meets_a_fixed_file_and_an_outside_edit_reports_both(sync, path, monkeypatch):
+    # The one stub here is *when* the other program writes: right after the
+    # app fsyncs its temp file (see test_saves); the edit is a real process's.
+    sync.set(("ui", "text"), "mine")
+    rewrite(path, "[ui\n")
+    sync.tick()
+    rewrite(path, USER_FILE)  # fixed, and no tick has seen it yet
+    real_fsync = os.fsync
+    edits = []
+
+    def fsync_then_outside_edit(fd: int) -> None:
+        real_fsync(fd)
+        if not edits:
+            edits.append(fd)
+            edit_externally(path, 'language = "en"', 'language = "de"')
+
+    events: list[set[str]] = []
+    sync.subscribe(events.append)
+    monkeypatch.setattr(os, "fsync", fsync_then_outside_edit)
+    sync.flush()
+    monkeypatch.undo()
+    assert edits and events == [{"file", "error", "saved"}], "the cleared error is reported too"
+    assert sync.file_error is None
+    on_disk = config.load(path)
+    assert (on_disk.ui.text, on_disk.service("xtts").params["language"]) == ("mine", "de")
+
+
+def test_a_resolve_held_back_by_a_broken_file_starts_the_save_deadline(sync, path, clock):
+    # Typing after the resolve does not push its save past max_delay (0.7 s) from the resolve.
+    conflict_on_voice(sync, path)
+    clock.advance(1)
+    sync.tick()  # nothing else pending
+    theirs = path.read_text()
+    rewrite(path, "[ui\n")
+    sync.tick()
+    sync.resolve_all(keep_mine=True)  # cannot be written yet
+    clock.advance(0.5)
+    sync.set(("ui", "text"), "typed")
+    rewrite(path, theirs)
+    clock.advance(0.25)
+    assert "saved" in sync.tick()
+    on_disk = config.load(path)
+    assert (on_disk.ui.text, on_disk.service("kokoro").voice) == ("typed", "af_mine")
