@@ -616,3 +616,10 @@ def test_a_body_that_ends_too_soon_with_no_text_of_its_own_points_past_its_end()
     error = error_of(lambda: render_body("{{ v }}", {"v": '{"a": '}, json_body=True))
     assert (error.line, error.column) == (1, 8)
     assert error.hint.startswith("the text here breaks it: near '{{ v }}'")
+
+
+def test_env_read_with_brackets_names_the_variable_too():
+    assert template_variables('{{ env["HOME"] }}') == {"env.HOME"}
+    assert template_variables('{{ voice["id"] }}') == {"voice"}
+    assert template_variables("{{ env[name] }}{{ env[1] }}") == {"env", "name"}
+    assert render_text('{{ env["HOME"] }}/x', variables()) == "/home/me/x"

@@ -142,9 +142,10 @@ def _at(context: Any, index: int) -> str:
 
 
 def _make_environment() -> _Sandbox:
-    env = _Sandbox(
-        undefined=_Undefined, autoescape=False, keep_trailing_newline=True, cache_size=0
-    )
+    # autoescape stays off (the default): the filters below write each value
+    # out for where it lands; templates are compiled from strings, never
+    # through Jinja's loader cache
+    env = _Sandbox(undefined=_Undefined, keep_trailing_newline=True)
     env.filters.update(
         {
             scriban.JSON_STRING: _json_string,
@@ -173,7 +174,7 @@ class _DropEmptyChecks(NodeTransformer):
 
     def visit_Call(self, node: nodes.Call) -> nodes.Node:
         if isinstance(node.node, nodes.Name) and node.node.name == scriban.EMPTY:
-            return nodes.Const(True, lineno=node.lineno)
+            return nodes.Const(True)  # only read for the names it uses: none
         return self.generic_visit(node)
 
 
