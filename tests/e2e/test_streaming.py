@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -275,14 +276,30 @@ async def test_the_workbench_shows_the_stream_growing_and_keeps_the_whole_wav(se
 @pytest.mark.playback
 def test_say_plays_while_downloading_then_waits_for_the_end(server, cli, write_config) -> None:
     require_jack()
-    url = server.url("/stream", kind="wav", seconds=1.0, count=5, interval_ms=100)
+    # 4 s of audio; the download stalls 1.5 s after its first piece, so it ends
+    # (~1.9 s) well before the sound can (the CLI runs in its own process: no
+    # gate to open from here, so the stall is the margin)
+    url = server.url("/stream", kind="wav", seconds=4.0, count=5, interval_ms=100, stall_after=1, stall_ms=1500)
     path = write_config(f'[audio]\noutput = "default"\n\n[[services]]\nname = "drip"\ntype = "http"\n'
                         f'url = "{url}"\nbody = \'{{"text": "{{{{ text }}}}"}}\'\ntimeout = 10\n')
-    started = time.monotonic()
+    before = len(server.requests)
+    arrived: list[float] = []
+
+    def note_arrival() -> None:  # when the request reached the server, on this process's clock
+        deadline = time.monotonic() + 60
+        while len(server.requests) == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        arrived.append(time.monotonic())
+
+    watcher = threading.Thread(target=note_arrival, daemon=True)
+    watcher.start()
     out = cli("--config", str(path), "say", "hello", "--json")
-    elapsed = time.monotonic() - started
+    ended = time.monotonic()
+    watcher.join()
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)
     assert metrics["played"] is True, metrics
     assert metrics["ttfa_ms"] < metrics["total_ms"]  # played before the download ended
-    assert elapsed >= 1.0  # it waited for the end of the audio, not just of the download
+    # it waited for the end of the audio, not just of the download: 4 s of
+    # sound that began after the request arrived cannot end sooner
+    assert ended - arrived[0] >= 4.0
