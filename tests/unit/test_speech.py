@@ -316,6 +316,8 @@ async def test_a_player_plays_the_answer_while_it_downloads(srv, client, tmp_pat
         result = await speak(service(srv.url("/wav", seconds=0.3)), "Hi.", client=client, play=player)
         assert result.ok and result.streamed
         assert player.wait(10)
+        # the player keeps the answer as it came, for replay and save
+        assert player.audio is not None and player.audio.data == make_wav(0.3)
     finally:
         player.close()
     assert out.read_bytes()[:4] == b"RIFF" and len(out.read_bytes()) == 44 + result.audio.frames * 2
