@@ -689,6 +689,27 @@ def test_a_rename_held_back_keeps_the_outside_edits_to_that_service(broken, path
     assert path.read_text() == USER_FILE.replace('"af_bella"', '"af_sky"').replace('"kokoro"', '"fast"')
 
 
+def test_a_rename_held_back_merges_with_outside_edits_of_other_keys(broken, path, clock):
+    broken.rename_service("kokoro", "fast")
+    broken.set(("services", "fast", "voice"), "af_mine")
+    rewrite(path, USER_FILE.replace("speed = 1", "speed = 1.5"))
+    clock.advance(1)
+    assert broken.tick() == {"file", "error", "saved"} and broken.conflicts == []
+    expected = USER_FILE.replace('"kokoro"', '"fast"').replace('"af_bella"', '"af_mine"').replace("= 1\n", "= 1.5\n")
+    assert path.read_text() == expected
+
+
+def test_a_rename_held_back_while_the_file_gained_that_name_drops_the_old_name(broken, path):
+    broken.rename_service("kokoro", "fast")
+    rewrite(path, USER_FILE + '\n[[services]]\nname = "fast"\nurl = "http://127.0.0.1:9/v1"\n')
+    assert "conflict" in broken.tick()
+    assert [s.name for s in broken.config.services] == ["xtts", "fast"]
+    (conflict,) = broken.conflicts
+    assert conflict.keypath == ("services", "fast", "url")
+    assert (conflict.mine, conflict.theirs) == ("http://127.0.0.1:8880/v1", "http://127.0.0.1:9/v1")
+    assert [s.name for s in config.load(path).services] == ["xtts", "fast"]
+
+
 def test_two_renames_held_back_rename_the_block_once(broken, path):
     broken.rename_service("kokoro", "fast")
     broken.rename_service("fast", "faster")
