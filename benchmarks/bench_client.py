@@ -10,10 +10,12 @@ load hits both alike. For each concurrency it prints medians over the rounds:
   (hey: from its CSV offsets; tts-tui: its own `wall_s`);
 - p50 total: each request's time to its last byte (hey's response-time;
   tts-tui's `total_ms`), and p50 TTFB where both measure it;
-- client CPU per request: the child's user + system time (os.wait4). For
-  tts-tui, the CPU of a `bench -n 1` run in the same round (start-up, config,
-  imports, one request) is taken off and the rest divided by N - 1, so start-up
-  is not counted as per-request work; hey's start-up is a millisecond.
+- client CPU per request: hey's user + system time (os.wait4, its start-up
+  of a few milliseconds included) over N; tts-tui's own figure over the timed
+  window (`client_cpu_ms_per_request`, process_time), so start-up, config and
+  imports are not counted as per-request work. (For an older tts-tui without
+  it: the CPU of a `bench -n 1` run in the same round is taken off its
+  os.wait4 CPU and the rest divided by N - 1.)
 
     python benchmarks/bench_client.py [-n 200] [-c 1 -c 8] [--rounds 3] [--text T] [--before DIR]
 
@@ -87,13 +89,16 @@ def ours_round(config: Path, text: str, n: int, c: int, env: dict[str, str], roo
     env = {**env, "PYTHONPATH": str(root)}
     base = [*tts_tui_argv(), "--config", str(config), "bench", "--text", text, "--no-warmup", "--json"]
     stdout, cpu = run([*base, "-n", str(n), "-c", str(c)], env)
-    _, fixed = run([*base, "-n", "1"], env)
     summary = json.loads(stdout.splitlines()[-1])
     if summary["errors"]:
         raise SystemExit(f"tts-tui bench: {summary['errors']} errors: {summary['error_messages']}")
+    per_request = summary.get("client_cpu_ms_per_request")  # its own CPU over the timed window
+    if per_request is None:  # an older tts-tui: take a 1-request run's CPU off
+        _, fixed = run([*base, "-n", "1"], env)
+        per_request = max(0.0, cpu - fixed) * 1000 / (n - 1)
     metrics = summary["metrics"]
     return {"requests/s": summary["requests_per_s"], "p50 total": metrics["total_ms"]["p50"],
-            "p50 ttfb": metrics["ttfb_ms"]["p50"], "cpu/request": max(0.0, cpu - fixed) * 1000 / (n - 1)}
+            "p50 ttfb": metrics["ttfb_ms"]["p50"], "cpu/request": per_request}
 
 
 def main() -> None:

@@ -522,9 +522,10 @@ def bench_table(report: Any) -> str:
     """The text face of a bench: a heading, min/p50/p95/max per metric, the errors."""
     rate = f" ({report.count / report.wall_s:.1f} req/s)" if report.wall_s > 0 else ""
     errors = f"{report.errors} error{'s' if report.errors != 1 else ''}"
+    cpu = f" · client CPU {report.cpu_ms_per_request:.2f} ms/request" if report.count else ""
     lines = [
         f"{report.service}: {report.count} requests · concurrency {report.concurrency} · "
-        f"{errors} · {report.wall_s:.2f} s{rate}",
+        f"{errors} · {report.wall_s:.2f} s{rate}{cpu}",
         "",
         f"{'metric':<11}" + "".join(f"{h:>10}" for h in ("min", "p50", "p95", "max")),
     ]

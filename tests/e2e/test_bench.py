@@ -58,6 +58,9 @@ def test_json_run_against_the_embedded_server(cli):
     totals = [row["total_ms"] for row in rows]
     assert summary["metrics"]["total_ms"]["min"] == pytest.approx(min(totals), abs=0.11)
     assert summary["metrics"]["total_ms"]["max"] == pytest.approx(max(totals), abs=0.11)
+    # the client's own CPU over the timed window: something, and no more than
+    # one thread can spend in it (the client runs on one)
+    assert 0 < summary["client_cpu_ms_per_request"] * 5 <= summary["wall_s"] * 1000 + 1
 
 
 def test_warm_up_is_sent_but_not_counted(cli, write_config, fault):
@@ -140,6 +143,7 @@ def test_text_table_has_a_row_per_metric(cli, write_config, fault):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("t: 4 requests · concurrency 1 · 0 errors")
+    assert re.search(r" · client CPU \d+\.\d\d ms/request$", lines[0])
     assert lines[2].split() == ["metric", "min", "p50", "p95", "max"]
     rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in lines[3:9]}
     assert list(rows) == list(METRICS)

@@ -50,13 +50,20 @@ class BenchRow:
 
 @dataclass
 class BenchReport:
-    """Every counted request (ordered by `n`), the warm-up, and the wall time."""
+    """Every counted request (ordered by `n`), the warm-up, the wall time, and
+    the client's own CPU time (user + system, every thread of this process)
+    over the same window: what the measuring cost the machine it measured."""
 
     service: str
     concurrency: int
     rows: list[BenchRow] = field(default_factory=list)
     warmup: BenchRow | None = None
     wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return self.cpu_s * 1000 / self.count if self.count else None
 
     @property
     def count(self) -> int:
@@ -104,6 +111,7 @@ class BenchReport:
             "concurrency": self.concurrency,
             "wall_s": round(self.wall_s, 3),
             "requests_per_s": round(self.count / self.wall_s, 2) if self.wall_s > 0 else None,
+            "client_cpu_ms_per_request": None if self.count == 0 else round(self.cpu_ms_per_request or 0.0, 3),
             "metrics": {
                 metric: {"n": s.n, "min": r(s.min, metric), "p50": r(s.p50, metric),
                          "p95": r(s.p95, metric), "max": r(s.max, metric)}
@@ -171,7 +179,7 @@ async def _run(report: BenchReport, one: Callable[[int], Any], n: int, warmup: b
             if on_result is not None:
                 on_result(row)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     tasks = [asyncio.create_task(worker()) for _ in range(report.concurrency)]
     try:
         await asyncio.gather(*tasks)
@@ -182,4 +190,5 @@ async def _run(report: BenchReport, one: Callable[[int], Any], n: int, warmup: b
         raise
     finally:
         report.wall_s = time.perf_counter() - started
+        report.cpu_s = time.process_time() - cpu_started
         report.rows = rows
