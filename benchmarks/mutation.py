@@ -49,7 +49,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "scriban": (["tts_tui/core/scriban.py"], ["tests/unit/test_templates.py"]),
     "config_writer": (["tts_tui/core/config_writer.py"],
                       ["tests/unit/test_config_writer.py", "tests/unit/test_config.py", "tests/unit/test_sync.py"]),
-    "sync": (["tts_tui/core/sync.py"], ["tests/unit/test_sync.py"]),
+    "sync": (["tts_tui/core/sync.py"], ["tests/unit/test_sync.py", "tests/unit/test_saves.py"]),
     "speech": (["tts_tui/core/speech.py"],
                ["tests/unit/test_speech.py", "tests/unit/test_answer.py", "tests/unit/test_client.py"]),
     "pick": (["tts_tui/core/answer/pick.py"], ["tests/unit/test_answer.py"]),
