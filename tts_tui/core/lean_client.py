@@ -258,7 +258,7 @@ class LeanClient:
                 try:
                     sock.setblocking(False)
                     began = _perf()
-                    await loop.sock_connect(sock, (host, port))
+                    await _connect_socket(loop, sock, (host, port))
                     took = _perf() - began
                     _, connection = await loop.create_connection(_Connection, sock=sock)
                 except BaseException:
@@ -269,6 +269,23 @@ class LeanClient:
             raise _ConnectTimedOut(_connect_timeout(where, seconds)) from None
         except OSError:
             raise _Delegate from None  # nothing was sent: HttpClient connects again and says why
+
+
+async def _connect_socket(loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]) -> None:
+    """Connect the non-blocking `sock`. A handshake done by the time connect()
+    returns (the usual case on loopback and a LAN) is taken as it is, without
+    a round of the event loop, which a cold process would count as connect time."""
+    try:
+        sock.connect(address)
+        return
+    except BlockingIOError:
+        pass
+    if not select.select([], [sock], [], 0)[1]:
+        await loop.sock_connect(sock, address)  # still in progress: wait for it in the loop
+        return
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error:
+        raise OSError(error, os.strerror(error))
 
 
 class _ConnectTimedOut(TimeoutError):
