@@ -9,13 +9,15 @@ notes, the body kept, and the request the server received.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
 import pytest
 
 from tests.servers import FaultServer
-from tts_tui.core.bench import run_bench
+from tts_tui.core.bench import BenchReport, run_bench
+from tts_tui.core.bench_engine import BlockingWire, Fallback, run_to_end
 from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.client import HttpClient
 from tts_tui.core.model import Service
@@ -235,3 +237,156 @@ async def test_an_answer_read_a_few_bytes_at_a_time_gives_the_same_exchange() ->
         server.close()
     assert full["error"] is None and full["body"] == wav
     assert ours == [full, full] and lean.sent == 2
+
+
+# -- the bench's blocking engine: LeanClient's exchange on a worker thread -----
+
+async def engine_and_lean(svc: Service) -> tuple[dict[str, object], dict[str, object], BlockingWire]:
+    """The same speech through LeanClient (asyncio) and through the bench's
+    blocking engine (run on a thread, as bench runs it)."""
+    lean = LeanClient(HttpClient())
+    engine = BlockingWire(LeanClient(HttpClient()))
+    try:
+        ours = seen(await speak(svc, "Hello.", client=lean))  # type: ignore[arg-type]
+        blocking = seen(await asyncio.to_thread(
+            lambda: run_to_end(speak(svc, "Hello.", client=engine))))  # type: ignore[arg-type]
+    finally:
+        await lean.aclose()
+        engine.close()
+    return ours, blocking, engine
+
+
+@pytest.mark.parametrize("route", ROUTES + [
+    "/stream?kind=mp3&seconds=0.5&count=5&interval_ms=5"])
+async def test_the_engine_gives_the_same_exchange_as_lean_client(srv: FaultServer, route: str) -> None:
+    ours, blocking, engine = await engine_and_lean(service(srv.url(route)))
+    assert blocking == ours
+    assert engine.sent == (2 if route == "/url-json" else 1)  # written by the engine itself
+
+
+async def test_the_engine_writes_the_bytes_lean_client_writes(srv: FaultServer) -> None:
+    svc = service(srv.url("/echo?a=1&b=x%20y"), headers={"X-Api-Key": "k", "Accept": "audio/wav"})
+    await engine_and_lean(svc)
+    by_lean, by_engine = srv.requests[-2:]
+    assert by_engine.raw_head == by_lean.raw_head and by_engine.raw_head.startswith(b"POST /echo?a=1&b=x%20y ")
+    assert by_engine.body == by_lean.body == b'{"text": "Hello."}'
+
+
+async def test_an_answer_cut_at_the_deadline_says_so_the_same_on_the_engine(srv: FaultServer) -> None:
+    ours, blocking, _ = await engine_and_lean(service(srv.url("/endless?interval_ms=20"), timeout=0.5))
+    for side in (ours, blocking):  # how many bytes came before the cut varies
+        side["error"] = re.sub(r"\d+ bytes", "N bytes", str(side["error"]))
+        side["bytes"] = side["body"] = side["samples"] = None
+    assert blocking["error"] == "the answer did not finish within 0.5 s (cut after N bytes)"
+    assert blocking == ours
+
+
+async def test_the_engine_hands_back_what_lean_client_would_not_send(srv: FaultServer) -> None:
+    port = srv.port
+    srv.stop()
+    engine = BlockingWire(LeanClient(HttpClient()))
+    for url in (f"http://127.0.0.1:{port}/wav", "https://127.0.0.1:1/wav"):  # refused; https
+        with pytest.raises(Fallback):
+            await asyncio.to_thread(lambda: run_to_end(speak(service(url), "Hi.", client=engine)))  # type: ignore[arg-type]
+    assert engine.sent == 0
+
+
+async def bench_and_lean(svc: Service, n: int, concurrency: int) -> tuple[list[dict[str, object]], dict[str, object],
+                                                                           BenchReport]:
+    """The rows of a bench (what a user sees of each), and one speech through LeanClient."""
+    http = HttpClient()
+    lean = LeanClient(HttpClient())
+    try:
+        report = await run_bench(svc, "Hello.", n=n, concurrency=concurrency, client=http, warmup=False)
+        reference = seen(await speak(svc, "Hello.", client=lean))  # type: ignore[arg-type]
+    finally:
+        await http.aclose()
+        await lean.aclose()
+    rows = [seen(SpeechResult(row.exchange, exchanges=row.exchanges, audio=None)) for row in report.rows]
+    reference["samples"] = reference["data"] = None  # a bench row keeps the exchange, not the audio
+    return rows, reference, report
+
+
+@pytest.mark.parametrize("route", ["/wav?seconds=0.3", "/stream?kind=wav&seconds=0.4&count=8&interval_ms=5",
+                                   "/drip?interval_ms=2&count=20", "/url-json", "/html500"])
+async def test_bench_rows_on_the_engine_are_the_async_paths(srv: FaultServer, route: str) -> None:
+    rows, reference, report = await bench_and_lean(service(srv.url(route)), 6, 3)
+    assert [row.n for row in report.rows] == list(range(6))
+    assert rows == [reference] * 6
+    assert report.engine_sent == (12 if route == "/url-json" else 6)  # every one on the engine's threads
+
+
+@pytest.mark.parametrize("route, error", [
+    ("/truncated", "the server closed the connection after "),
+    ("/close", "closed the connection without answering"),
+    ("/reset", "the connection was reset by the server"),
+])
+async def test_a_server_closing_mid_answer_gives_the_bench_the_same_error(srv: FaultServer, route: str,
+                                                                          error: str) -> None:
+    rows, reference, report = await bench_and_lean(service(srv.url(route)), 4, 2)
+    assert error in str(reference["error"]) and "\n" not in str(reference["error"])
+    assert rows == [reference] * 4 and report.errors == 4 and report.engine_sent == 4
+
+
+async def test_a_redirect_sends_the_bench_the_async_path(srv: FaultServer) -> None:
+    http = HttpClient()
+    try:
+        report = await run_bench(service(srv.url("/redirect?to=/wav")), "Hi.", n=3, concurrency=2, client=http)
+    finally:
+        await http.aclose()
+    assert [(r.exchange.status, r.exchange.error, r.exchange.format) for r in report.rows] == [(200, None, "wav")] * 3
+    # the engine met the redirect on the warm-up; from then on httpx sent everything and followed it
+    assert report.engine_sent == 1
+    assert srv.requests[0].path == "/redirect"  # (two at a time after the warm-up: any order)
+    assert sorted(r.path for r in srv.requests[1:]) == ["/redirect"] * 4 + ["/wav"] * 4
+
+
+CLOSING_SERVER = r"""
+import socket, sys, threading
+wav = open(sys.argv[1], "rb").read()
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+def serve(sock):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    # corked: the answer and the FIN leave in one segment, so the client never
+    # holds the answer without the close (no race with its next request)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: %d\r\n\r\n" % len(wav) + wav)
+    sock.shutdown(socket.SHUT_WR)
+    sock.close()
+while True:
+    sock, _ = listener.accept()
+    print("connection", flush=True)
+    threading.Thread(target=serve, args=(sock,), daemon=True).start()
+"""
+
+
+async def test_the_bench_does_not_reuse_a_connection_the_server_closed(tmp_path) -> None:
+    # answers without "Connection: close", then closes (as above): each engine
+    # thread must see the close before it writes the next request. The server
+    # is its own process, as a real one is.
+    import subprocess
+    import sys
+
+    from tests.servers import make_wav
+
+    (tmp_path / "a.wav").write_bytes(make_wav(0.1))
+    server = subprocess.Popen([sys.executable, "-c", CLOSING_SERVER, str(tmp_path / "a.wav")],
+                              stdout=subprocess.PIPE, text=True)
+    http = HttpClient()
+    try:
+        assert server.stdout is not None
+        svc = service(f"http://127.0.0.1:{int(server.stdout.readline())}/tts")
+        report = await run_bench(svc, "Hi.", n=6, concurrency=2, client=http)
+    finally:
+        await http.aclose()
+        server.kill()
+        out, _ = server.communicate(timeout=10)
+    assert [(r.exchange.error, r.exchange.status, r.exchange.audio_s) for r in report.rows] == [(None, 200, 0.1)] * 6
+    assert out.count("connection") == 7 and report.engine_sent == 7

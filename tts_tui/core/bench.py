@@ -1,8 +1,12 @@
 """`tts-tui bench`: the same text sent N times, C at a time, and its latency table.
 
-Pure asyncio and the shared speech pipeline: nothing here plays audio or draws
-anything. The requests go through `LeanClient` (a lean HTTP/1.1 client with
-HttpClient's contract), and with no one taking frames, a WAV or PCM answer is
+The shared speech pipeline: nothing here plays audio or draws anything. The
+counted requests go on blocking sockets, one thread per connection
+(`bench_engine.BlockingWire`: LeanClient's bytes, parser, clock and errors,
+without an event loop in between), so the client's own work stays out of the
+latency it reports; what LeanClient would not send itself (https, a proxy, a
+redirect...) goes through `LeanClient` and its HttpClient on asyncio, as the
+warm-up does when the engine cannot send it. With no one taking frames, a WAV or PCM answer is
 only counted, not converted: `ttfa_ms` is the time to its first whole frame,
 `audio_s` its exact length. Other formats decode as they stream, so their
 `ttfa_ms` is the time to the first decoded samples. Per request, the client's
@@ -12,16 +16,19 @@ work does not grow with the number of chunks the server sends.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tts_tui.core.bench_engine import BlockingWire, Fallback, run_to_end
 from tts_tui.core.exchange import Exchange
 from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.model import Service
-from tts_tui.core.speech import prepare, speak
+from tts_tui.core.speech import SpeechResult, prepare, speak
 from tts_tui.core.stats import Summary
 
 if TYPE_CHECKING:
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
 
 METRICS = ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "audio_s", "rtf")
 BENCH_TEXT = "The quick brown fox jumps over the lazy dog."
+PROGRESS_EVERY = 0.05  # seconds between progress reports while threads run
 
 
 @dataclass
@@ -60,6 +68,7 @@ class BenchReport:
     warmup: BenchRow | None = None
     wall_s: float = 0.0
     cpu_s: float = 0.0
+    engine_sent: int = 0  # requests written by the blocking engine (the others went the async path)
 
     @property
     def cpu_ms_per_request(self) -> float | None:
@@ -136,8 +145,9 @@ async def run_bench(
     With `warmup`, one request goes first and is not counted (it opens the
     connection and wakes a lazy server). Template and config errors raise
     TtsError before anything is sent; network and audio faults never raise,
-    they end up in the rows' errors. `on_result` runs (in this task) as each
-    counted request finishes, in completion order. Without `keep_bodies`,
+    they end up in the rows' errors. `on_result` runs in this task for each
+    counted request, in completion order, at most PROGRESS_EVERY seconds after
+    it finished (the threads only append rows). Without `keep_bodies`,
     the body of an exchange that succeeded is let go once its row is made
     (`body_dropped`; its metrics stay), so a long bench holds no audio.
     """
@@ -147,16 +157,24 @@ async def run_bench(
     report = BenchReport(service.name, min(concurrency, n))
     wire = LeanClient(client)  # what it cannot send itself, `client` sends
 
-    async def one(index: int) -> BenchRow:
-        result = await speak(service, text, client=wire, request=request)  # type: ignore[arg-type]
+    def row_of(index: int, result: SpeechResult) -> BenchRow:
         if not keep_bodies:
             for ex in result.exchanges:
                 if ex.error is None and ex.body:
                     ex.body, ex.body_dropped = b"", True
         return BenchRow(index, result.exchange, result.exchanges)
 
+    async def one(index: int) -> BenchRow:
+        return row_of(index, await speak(service, text, client=wire, request=request))  # type: ignore[arg-type]
+
+    def blocking_one(engine: BlockingWire, index: int) -> BenchRow:
+        return row_of(index, run_to_end(speak(service, text, client=engine, request=request)))  # type: ignore[arg-type]
+
     try:
-        await _run(report, one, n, warmup, on_result)
+        if wire.plan(request) is None:  # https, a proxy...: LeanClient would hand it all to `client`
+            await _run(report, one, n, warmup, on_result)
+        else:
+            await _run_threads(report, one, blocking_one, wire, n, warmup, on_result)
     finally:
         wire.close_connections()
     report.rows.sort(key=lambda row: row.n)
@@ -167,9 +185,18 @@ async def _run(report: BenchReport, one: Callable[[int], Any], n: int, warmup: b
                on_result: Callable[[BenchRow], None] | None) -> None:
     if warmup:
         report.warmup = await one(-1)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    try:
+        await _run_async(report.concurrency, one, iter(range(n)), report.rows, on_result)
+    finally:
+        report.wall_s = time.perf_counter() - started
+        report.cpu_s = time.process_time() - cpu_started
 
-    indices = iter(range(n))
-    rows: list[BenchRow] = []
+
+async def _run_async(concurrency: int, one: Callable[[int], Any], indices: Iterator[int], rows: list[BenchRow],
+                     on_result: Callable[[BenchRow], None] | None) -> None:
+    """`one` for every index, `concurrency` tasks at a time, each row appended
+    to `rows` and handed to `on_result` as it comes."""
 
     async def worker() -> None:
         # the iterator is shared: each worker takes the next index when free
@@ -179,8 +206,7 @@ async def _run(report: BenchReport, one: Callable[[int], Any], n: int, warmup: b
             if on_result is not None:
                 on_result(row)
 
-    started, cpu_started = time.perf_counter(), time.process_time()
-    tasks = [asyncio.create_task(worker()) for _ in range(report.concurrency)]
+    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     try:
         await asyncio.gather(*tasks)
     except BaseException:
@@ -188,7 +214,95 @@ async def _run(report: BenchReport, one: Callable[[int], Any], n: int, warmup: b
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def _run_threads(report: BenchReport, one: Callable[[int], Any],
+                       blocking_one: Callable[[BlockingWire, int], BenchRow], wire: LeanClient, n: int,
+                       warmup: bool, on_result: Callable[[BenchRow], None] | None) -> None:
+    """The counted requests on `concurrency` threads, each with its own
+    BlockingWire. A thread only appends its rows to a list: this task hands
+    them to `on_result` every PROGRESS_EVERY seconds, so reporting costs the
+    threads nothing per request. The first request the engine cannot send
+    (a redirect, a connection it cannot open...) stops every thread after its
+    current request; that request and all not yet started go the async path
+    (`one`), in the same timed window."""
+    engines = [BlockingWire(wire) for _ in range(report.concurrency)]
+    loop = asyncio.get_running_loop()
+    indices = iter(range(n))
+    rows: list[BenchRow] = []
+    left_over: list[int] = []  # indices the engine gave back, for the async path
+    failures: list[BaseException] = []
+    state = {"stop": False, "running": report.concurrency}
+    all_done: asyncio.Future[None] = loop.create_future()
+    take = threading.Lock()
+
+    def work(engine: BlockingWire) -> None:
+        try:
+            while not state["stop"]:
+                with take:
+                    index = next(indices, None)
+                if index is None:
+                    return
+                try:
+                    rows.append(blocking_one(engine, index))
+                except Fallback:
+                    left_over.append(index)
+                    state["stop"] = True
+        except BaseException as exc:  # a bug, not a fault: raised again by the task
+            failures.append(exc)
+            state["stop"] = True
+        finally:
+            with take:
+                state["running"] -= 1
+                last = state["running"] == 0
+            if last:
+                loop.call_soon_threadsafe(all_done.set_result, None)
+
+    if warmup:
+        try:
+            report.warmup = await asyncio.to_thread(blocking_one, engines[0], -1)
+        except Fallback:  # e.g. a redirect: the whole run goes the async path
+            report.engine_sent += engines[0].sent
+            engines[0].close()
+            report.warmup = await one(-1)
+            await _run(report, one, n, False, on_result)
+            return
+    seen = 0
+
+    def report_new() -> None:
+        nonlocal seen
+        while seen < len(rows):
+            seen += 1
+            if on_result is not None:
+                on_result(rows[seen - 1])
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    threads = [threading.Thread(target=work, args=(engine,), name=f"bench-{i}", daemon=True)
+               for i, engine in enumerate(engines)]
+    try:
+        for thread in threads:
+            thread.start()
+        while not all_done.done():
+            await asyncio.wait([all_done], timeout=PROGRESS_EVERY)
+            report_new()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        if left_over:
+            await _run_async(report.concurrency, one, itertools.chain(left_over, indices), rows, on_result)
+            report_new()
+    except BaseException:
+        state["stop"] = True
+        for engine in engines:  # wakes a thread blocked in a read
+            engine.close()
+        for thread in threads:
+            thread.join()
+        raise
     finally:
         report.wall_s = time.perf_counter() - started
         report.cpu_s = time.process_time() - cpu_started
         report.rows = rows
+        for engine in engines:
+            engine.close()
+            report.engine_sent += engine.sent

@@ -117,6 +117,13 @@ class LeanClient:
             return None
         return host, port
 
+    def plan(self, request: PreparedRequest) -> tuple[tuple[str, int], bytes, dict[str, str]] | None:
+        """((host, port), the bytes to write, the headers they hold) when this
+        client would send `request` itself, else None (the HttpClient would)."""
+        target = self._target(request)
+        made = None if target is None else self._request_bytes(request, *target)
+        return None if made is None else (target, *made)  # type: ignore[misc]
+
     def _request_bytes(self, request: PreparedRequest, host: str, port: int) -> tuple[bytes, dict[str, str]] | None:
         """The request as it goes on the wire (made once per request object),
         with the headers httpx would add; None when httpx should send it."""
@@ -372,17 +379,20 @@ class _Connection(asyncio.Protocol):
 
 
 class _Answer:
-    """One response, parsed as its bytes arrive; fills the Exchange as
-    HttpClient would. `done` resolves when it is complete or failed."""
+    """One response, parsed as its bytes arrive (`feed`, `lost`: no I/O of its
+    own); fills the Exchange as HttpClient would. `done` resolves when it is
+    complete or failed: an asyncio Future unless the caller hands in an object
+    with the same four methods (`Completion`, for a reader without a loop)."""
 
     def __init__(self, exchange: Exchange, head_only: bool, on_headers: Callable[[Exchange], None] | None,
-                 on_chunk: Callable[[bytes], None] | None, max_bytes: int, keep_body: bool) -> None:
+                 on_chunk: Callable[[bytes], None] | None, max_bytes: int, keep_body: bool,
+                 done: Any = None) -> None:
         self.ex = exchange
         self.head_only = head_only
         self.on_headers, self.on_chunk = on_headers, on_chunk
         self.max_bytes, self.keep_body = max_bytes, keep_body
         self.store = keep_body
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = done if done is not None else asyncio.get_running_loop().create_future()
         self.start = 0.0
         self.connect_s = 0.0
         self.headers_at: float | None = None
@@ -662,6 +672,27 @@ class _Answer:
             callback(arg)
         except Exception as exc:
             raise _CallerFailed from exc
+
+
+class Completion:
+    """What `_Answer` needs of its `done` future, for an answer read without
+    an event loop: a flag, and the exception the reader must raise (a caller's
+    callback that failed), if any."""
+
+    __slots__ = ("_done", "error")
+
+    def __init__(self) -> None:
+        self._done = False
+        self.error: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, _: None) -> None:
+        self._done = True
+
+    def set_exception(self, error: BaseException) -> None:
+        self._done, self.error = True, error
 
 
 class _ProtocolBroken(Exception):
