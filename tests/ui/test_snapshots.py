@@ -66,6 +66,11 @@ def test_http_service_body_tab(snap_compare, app):
         pilot.app.workbench.select("xtts")
         await pilot.pause()
         pilot.app.request_pane.query_one("#tabs").active = "tab-body"
+        body = pilot.app.request_pane.query_one("#body", TextArea)
+        for _ in range(600):  # a loaded machine lays the tab out a few frames later: wait for it, not a clock
+            if body.region.height and '"speaker_wav"' in body.text:
+                break
+            await pilot.pause(0.05)
         await steady(pilot)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=body_tab)
