@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.bench_engine import BlockingWire, Fallback, run_to_end
+from tts_tui.core.bench_engine import BlockingWire, Fallback, keep_freed_memory, run_to_end
 from tts_tui.core.exchange import Exchange
 from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.model import Service
@@ -226,6 +226,7 @@ async def _run_threads(report: BenchReport, one: Callable[[int], Any],
     (a redirect, a connection it cannot open...) stops every thread after its
     current request; that request and all not yet started go the async path
     (`one`), in the same timed window."""
+    keep_freed_memory()
     engines = [BlockingWire(wire) for _ in range(report.concurrency)]
     loop = asyncio.get_running_loop()
     indices = iter(range(n))
