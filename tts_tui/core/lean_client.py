@@ -574,7 +574,13 @@ class _Answer:
                 except ValueError:
                     raise _ProtocolBroken(f"{_host_port(self.ex.request.url)} broke the HTTP protocol: "
                                           "a malformed chunk size") from None
-                state = "data" if left else "trailer"
+                if not left:
+                    state = "trailer"
+                elif pos + left + 2 <= end:  # the whole chunk and its CRLF are in this read (most
+                    pieces.append(view[pos : pos + left])  # are): one step, on to the next size line
+                    pos, left = pos + left + 2, 0
+                else:
+                    state = "data"
         self._chunk_state, self._left = state, left
         self._body(pieces)
 
