@@ -63,8 +63,9 @@ def test_an_interrupted_batch_resumes_without_redoing_finished_rows(write_config
     out_dir = tmp_path / "out"
     rows = script(tmp_path, 60)
     with FaultServer() as srv:
-        # a whole-file server at 5x real time, 0.5 s of audio a row: 0.1 s each
-        config = config_for(write_config, f"{srv.base}/paced/audio/speech?k=0.03")
+        # a whole-file server at half real time, 0.5 s of audio a row: 1 s each, so
+        # the 50 rows left after the tenth take ~25 s and the interrupt lands mid-batch
+        config = config_for(write_config, f"{srv.base}/paced/audio/speech?k=0.03&speedup=0.5")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen([sys.executable, "-m", "tts_tui", "--config", str(config), "batch", str(rows),
                                  "-o", str(out_dir), "-c", "2"], env=env, cwd=tmp_path,
@@ -81,6 +82,8 @@ def test_an_interrupted_batch_resumes_without_redoing_finished_rows(write_config
         assert not [p for p in out_dir.iterdir() if p.suffix != ".wav"]  # no partial file left behind
         sent_first = len(srv.texts)
 
+        # the same server at 5x real time (0.1 s a row) for the rest: only the rows' files count
+        config = config_for(write_config, f"{srv.base}/paced/audio/speech?k=0.03")
         resumed = subprocess.run([sys.executable, "-m", "tts_tui", "--config", str(config), "batch", str(rows),
                                   "-o", str(out_dir), "-c", "2"], env=env, cwd=tmp_path,
                                  capture_output=True, text=True, timeout=60)
