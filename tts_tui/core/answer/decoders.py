@@ -52,8 +52,11 @@ def preload(fmt: str | None) -> None:
         return
 
     def load() -> None:
-        import av  # noqa: F401
-        import numpy  # noqa: F401
+        try:
+            import av  # noqa: F401
+            import numpy  # noqa: F401
+        except Exception:  # noqa: BLE001 - a broken install: the decoder says so, in one line, when it needs them
+            pass
 
     _PRELOADING = threading.Thread(target=load, name="tts-tui-preload", daemon=True)
     _PRELOADING.start()
