@@ -545,7 +545,11 @@ class _Mp3Decoder(_Decoder):
     def _decode(self, packets: list[bytes]) -> np.ndarray | None:
         if not packets:
             return None
-        import av
+        try:
+            import av
+        except ImportError as exc:  # a broken install: av is a dependency
+            raise AudioError("cannot decode the MP3 answer: PyAV (av) cannot be imported",
+                             hint="reinstall tts-tui: pip install --force-reinstall av") from exc
         import numpy as np
 
         self._held = None  # a frame was found: the splitter reads this stream
