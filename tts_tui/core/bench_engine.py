@@ -20,15 +20,14 @@ again on the async path.
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from tts_tui.core.client import CONNECT_TIMEOUT_MAX, MAX_BYTES, _connect_timeout, _host_port, _one_line, _secs
+from tts_tui.core.client import CONNECT_TIMEOUT_MAX, MAX_BYTES, _connect_timeout, _host_port, _one_line
 from tts_tui.core.exchange import Exchange
-from tts_tui.core.lean_client import Completion, LeanClient, _Answer, _CallerFailed, _is_ip
+from tts_tui.core.lean_client import Completion, LeanClient, _Answer, _CallerFailed, _is_ip, has_data
 
 _perf = time.perf_counter
 READ_SIZE = 256 * 1024  # a whole short answer in one read, as fast as the kernel hands it over
@@ -79,7 +78,7 @@ class BlockingWire:
         ex.t0 = answer.start = _perf()  # until the first byte goes: a failure still has a clock
         deadline = answer.start + timeout
         sock = self._socks.pop(target, None)
-        if sock is not None and _readable(sock):  # the server's close, not yet read: not reusable
+        if sock is not None and has_data(sock):  # the server's close, not yet read: not reusable
             _shut(sock)
             sock = None
         if sock is None:
@@ -102,13 +101,8 @@ class BlockingWire:
                     answer.lost(exc)
             self._read(sock, answer, done, deadline)
         except TimeoutError:
-            answer.finish()
             _shut(sock)
-            if answer.headers_at is None:
-                ex.error = f"no answer from {where} within {_secs(timeout)} s"
-            else:
-                ex.truncated = True
-                ex.error = f"the answer did not finish within {_secs(timeout)} s (cut after {answer.got} bytes)"
+            answer.timed_out(where, timeout)
             ex.error = ex.request.mask(ex.error)
             return ex
         if ex.error:
@@ -211,13 +205,6 @@ def _connect(target: tuple[str, int], seconds: float) -> tuple[socket.socket, fl
     took = _perf() - began
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock, took
-
-
-def _readable(sock: socket.socket) -> bool:
-    try:
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
 
 
 def _shut(sock: socket.socket) -> None:

@@ -207,11 +207,7 @@ class LeanClient:
                 ex.error = _connect_timeout(where, timeout)
                 return ex
             connection.close()
-            if answer.headers_at is None:
-                ex.error = f"no answer from {where} within {_secs(timeout)} s"
-            else:
-                ex.truncated = True
-                ex.error = f"the answer did not finish within {_secs(timeout)} s (cut after {answer.got} bytes)"
+            answer.timed_out(where, timeout)
             return ex
         except _CallerFailed as failed:
             answer.finish()
@@ -276,6 +272,15 @@ class LeanClient:
             raise _ConnectTimedOut(_connect_timeout(where, seconds)) from None
         except OSError:
             raise _Delegate from None  # nothing was sent: HttpClient connects again and says why
+
+
+def has_data(sock: socket.socket) -> bool:
+    """True when an idle connection's socket has something to read (the
+    server's close, not yet seen): it must not carry another request."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 async def _connect_socket(loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]) -> None:
@@ -365,12 +370,7 @@ class _Connection(asyncio.Protocol):
         """True when an idle connection has something to read: the server's
         close, not yet seen by the loop (as httpcore checks before reuse)."""
         sock = self.transport.get_extra_info("socket") if self.transport is not None else None
-        if sock is None:
-            return False
-        try:
-            return bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
+        return sock is not None and has_data(sock)
 
     def close(self) -> None:
         self.closed = True
@@ -655,6 +655,16 @@ class _Answer:
         ex.bytes = self.got
         if self.keep_body:
             ex.body = b"".join(self.chunks)
+
+    def timed_out(self, where: str, timeout: float) -> None:
+        """The deadline came after the connection was up: say where the answer stood."""
+        self.finish()
+        ex = self.ex
+        if self.headers_at is None:
+            ex.error = f"no answer from {where} within {_secs(timeout)} s"
+        else:
+            ex.truncated = True
+            ex.error = f"the answer did not finish within {_secs(timeout)} s (cut after {self.got} bytes)"
 
     def _fail_with(self, message: str, *, truncated: bool) -> None:
         if self.done.done():
