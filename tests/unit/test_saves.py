@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from tests.unit.test_sync import USER_FILE, Clock, edit_externally
+from tests.unit.test_sync import USER_FILE, Clock, edit_externally, edit_externally_during_next_save
 from tts_tui.core.sync import ConfigSync
 
 
@@ -34,21 +34,9 @@ def test_an_outside_edit_not_yet_seen_by_a_tick_survives_a_save(path):
 
 
 def test_an_outside_edit_made_during_a_save_is_not_written_over(path, monkeypatch):
-    # The one stub here: *when* the other program writes. A save is a few
-    # microseconds between its read and its rename, so no real race can hit
-    # it on purpose; the edit itself is real, made by another process right
-    # after the app fsyncs its temp file, before the rename.
-    real_fsync = os.fsync
-    edits = []
-
-    def fsync_then_outside_edit(fd: int) -> None:
-        real_fsync(fd)
-        if not edits:
-            edits.append(fd)
-            edit_externally(path, 'language = "en"', 'language = "de"')
-
+    # The one stub: *when* the other program writes (edit_externally_during_next_save).
     sync = ConfigSync(path, clock=Clock())
-    monkeypatch.setattr(os, "fsync", fsync_then_outside_edit)
+    edits = edit_externally_during_next_save(monkeypatch, path, 'language = "en"', 'language = "de"')
     sync.set(("ui", "text"), "mine")
     sync.flush()
     monkeypatch.undo()

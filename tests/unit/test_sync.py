@@ -87,6 +87,25 @@ def edit_externally(path, old: str, new: str) -> None:
     subprocess.run([sys.executable, "-c", code, str(path), old, new], check=True)
 
 
+def edit_externally_during_next_save(monkeypatch, path, old: str, new: str) -> list[int]:
+    """Another program (a real process) edits the file while the app saves,
+    right after it fsyncs its temp file, before the rename. The one stub is
+    *when*: a save is microseconds from its read to its rename, so no real
+    race hits it on purpose. Returns the list of edits made (one, once a save
+    wrote its temp file)."""
+    real_fsync = os.fsync
+    edits: list[int] = []
+
+    def fsync_then_outside_edit(fd: int) -> None:
+        real_fsync(fd)
+        if not edits:
+            edits.append(fd)
+            edit_externally(path, old, new)
+
+    monkeypatch.setattr(os, "fsync", fsync_then_outside_edit)
+    return edits
+
+
 def rewrite(path, text: str) -> None:
     """Another program rewrites the file in place."""
     path.write_text(text)
@@ -923,24 +942,13 @@ def test_an_outside_edit_that_kept_size_and_mtime_is_merged_before_a_save(path, 
 
 
 def test_a_save_that_meets_a_fixed_file_and_an_outside_edit_reports_both(sync, path, monkeypatch):
-    # The one stub here is *when* the other program writes: right after the
-    # app fsyncs its temp file (see test_saves); the edit is a real process's.
     sync.set(("ui", "text"), "mine")
     rewrite(path, "[ui\n")
     sync.tick()
     rewrite(path, USER_FILE)  # fixed, and no tick has seen it yet
-    real_fsync = os.fsync
-    edits = []
-
-    def fsync_then_outside_edit(fd: int) -> None:
-        real_fsync(fd)
-        if not edits:
-            edits.append(fd)
-            edit_externally(path, 'language = "en"', 'language = "de"')
-
     events: list[set[str]] = []
     sync.subscribe(events.append)
-    monkeypatch.setattr(os, "fsync", fsync_then_outside_edit)
+    edits = edit_externally_during_next_save(monkeypatch, path, 'language = "en"', 'language = "de"')
     sync.flush()
     monkeypatch.undo()
     assert edits and events == [{"file", "error", "saved"}], "the cleared error is reported too"
