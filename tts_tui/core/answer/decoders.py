@@ -28,6 +28,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from tts_tui.core.answer.layout import SampleLayout, check_rate_channels, parse_wav
+from tts_tui.core.answer.mp3 import FrameSplitter, parse_header
 from tts_tui.core.errors import AudioError
 
 if TYPE_CHECKING:
@@ -82,13 +83,9 @@ def container(head: bytes, *, strong_only: bool = False) -> str | None:
         return "aac"
     if strong_only or len(head) < 3 or head[0] != 0xFF:
         return None
-    b1, b2 = head[1], head[2]
-    if b1 & 0xF6 == 0xF0:  # 12-bit sync + layer 00: ADTS (0xFFF1 / 0xFFF9)
+    if head[1] & 0xF6 == 0xF0:  # 12-bit sync + layer 00: ADTS (0xFFF1 / 0xFFF9)
         return "aac"
-    version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
-    if b1 & 0xE0 == 0xE0 and version != 1 and layer != 0 and b2 >> 4 != 15 and (b2 >> 2) & 3 != 3:
-        return "mp3"
-    return None
+    return "mp3" if parse_header(head[:4]) is not None else None
 
 
 def could_become_magic(head: bytes) -> bool:
@@ -484,8 +481,6 @@ class _Mp3Decoder(_Decoder):
     the splitter does not cut (Layer I/II, free format) goes to the demuxer."""
 
     def __init__(self) -> None:
-        from tts_tui.core.answer.mp3 import FrameSplitter
-
         self._splitter = FrameSplitter()
         self._held: bytearray | None = bytearray()  # every byte, until a frame is found
         self._size = 0
