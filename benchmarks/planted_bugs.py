@@ -101,7 +101,7 @@ def check(name: str) -> bool:
         if problem:
             print(f"{name:26} {problem}")
             return False
-        # the copy comes first on sys.path, before the editable install's finder
+        # the copy comes first on sys.path, before the editable install's path
         env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
         env.pop("CI", None)
         out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--maxfail=4",
