@@ -6,23 +6,25 @@ never a traceback (set TTS_TUI_DEBUG=1 to see one).
 
 from __future__ import annotations
 
-# Only what every invocation needs is imported here: `--version` and `--help`
-# must cost little more than Python itself, and each subcommand imports what
-# it uses (asyncio, the config reader, httpx, numpy) inside its function.
-import argparse
-import json
+# Only what every invocation needs is imported here: `--version` must cost
+# little more than Python itself, and each subcommand imports what it uses
+# (the parser, asyncio, the config reader, httpx, numpy) inside its function.
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from tts_tui import __version__
 from tts_tui.core.errors import ConfigError, TtsError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~6 ms)
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
     from tts_tui.core.audio import Audio
     from tts_tui.core.model import Config, Service
     from tts_tui.core.player import Player
+    from tts_tui.core.speech import SpeechResult
 
 # numpy's OpenBLAS starts a thread per core when imported; nothing here does
 # linear algebra, so one is enough (a user's own setting wins).
@@ -33,134 +35,11 @@ class UsageError(Exception):
     """Bad arguments: exit code 2. Its text is the whole line after `error: `."""
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse would print the usage block and a second line; DESIGN asks
-        # for one `error:` line, so the way to the full usage goes in brackets
-        # (the subcommand's own --help: `self.prog` is "tts-tui say" there).
-        raise UsageError(f"{self.prog}: {message} (try: {self.prog} --help)")
+def print_json(value: Any, *, flush: bool = False) -> None:
+    """One JSON document on one line of stdout."""
+    import json
 
-
-def build_parser() -> Parser:
-    parser = Parser(prog="tts-tui", description="A terminal workbench for text-to-speech HTTP endpoints.")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $TTS_TUI_CONFIG or ~/.config/tts-tui/config.toml)")
-    parser.add_argument("--init", action="store_true",
-                        help="create the config file (commented defaults) when --config PATH does not exist")
-    parser.add_argument("--version", action="version", version=f"tts-tui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-
-    say = sub.add_parser("say", help="speak a text with a service")
-    say.add_argument("text", help='the text to speak ("-" reads standard input)')
-    say.add_argument("-s", "--service", help="service name (default: the first that works)")
-    say.add_argument("--voice", help="voice to use instead of the service's")
-    say.add_argument("-o", "--output", metavar="FILE", help="also save the audio to FILE")
-    say.add_argument("--no-play", action="store_true", help="do not play the audio")
-    say.add_argument("--json", action="store_true", help="print the exchange's metrics as JSON")
-    say.add_argument("--split", action="store_const", const="sentence",
-                     help="speak a long text in pipelined chunks: the first sentence alone, then growing groups")
-    say.add_argument("--split-by", dest="split", choices=("none", "sentence", "paragraph"),
-                     help="how to cut a long text (overrides the service's split)")
-    add_har_arguments(say)
-
-    voices = sub.add_parser("voices", help="list a service's voices")
-    voices.add_argument("-s", "--service", help="service name (default: the first that works)")
-    voices.add_argument("--json", action="store_true", help="print JSON")
-
-    voices.add_argument("--audition", action="store_true", help="play (or with -o save) a short sample of each voice")
-    voices.add_argument("--text", help="the sample text for --audition")
-    voices.add_argument("-o", "--output", metavar="DIR", help="with --audition: save each sample to DIR instead of playing")
-
-    check = sub.add_parser("check", help="check services answer with audio (exit 1 on failure)")
-    check.add_argument("-s", "--service", help="only this service (default: all)")
-    check.add_argument("--json", action="store_true", help="print one JSON object per service")
-
-    serve = sub.add_parser("serve", help="run the embedded espeak-ng TTS server")
-    serve.add_argument("--host", type=listen_host, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=port_number, default=8000, help="port, 0 to 65535 (default 8000; 0 picks a free one)")
-
-    bench = sub.add_parser("bench", help="send one text N times and print latency percentiles")
-    bench.add_argument("-s", "--service", help="service name (default: the first that works)")
-    bench.add_argument("-n", type=positive_int, default=20, help="requests to count (default 20)")
-    bench.add_argument("-c", type=positive_int, default=1, help="requests at once (default 1)")
-    bench.add_argument("--text", help="the text to send (default: a pangram)")
-    bench.add_argument("--no-warmup", action="store_true", help="count the first request too (no warm-up)")
-    bench.add_argument("--json", action="store_true", help="print one JSON object per request, then a summary")
-    add_har_arguments(bench)
-
-    presets = sub.add_parser("presets", help="list known servers, or print one's [[services]] block")
-    presets.add_argument("name", nargs="?", help="preset name")
-
-    listen = sub.add_parser("listen", help="play audio a remote tts-tui sends (run it on your laptop)")
-    listen.add_argument("--port", type=int, default=7755, help="port on 127.0.0.1 (default 7755)")
-    listen.add_argument("--device", default="default", help="output device, by index or part of its name")
-    listen.add_argument("--save", metavar="DIR", help="also write each clip received to DIR as WAV")
-    listen.add_argument("--token", metavar="T", help='require this token (senders use output "listen:PORT:T")')
-
-    # parsed by tts_tui.ssh (ssh's own options pass through); listed here for --help
-    sub.add_parser("ssh", help="the TUI on HOST, the sound here: tts-tui ssh [--device D] [--save DIR] "
-                   "[SSH ARGS...] HOST [-- REMOTE ARGS...]", add_help=False)
-    compare = sub.add_parser("compare", help="speak one text on several services and voices, side by side")
-    compare.add_argument("text", help='the text to speak ("-" reads standard input)')
-    compare.add_argument("-s", "--service", action="append", required=True, metavar="SERVICE",
-                         help="a service to compare (repeat: -s A -s B)")
-    compare.add_argument("--voice", action="append", default=[], metavar="SERVICE=VOICE",
-                         help="a voice for SERVICE (repeat it for several voices of one service)")
-    compare.add_argument("--rounds", type=positive_int, default=1, help="speak each N times (p50 and spread)")
-    compare.add_argument("-o", "--output", metavar="DIR", help="save each one's audio to DIR")
-    compare.add_argument("--no-play", action="store_true", help="do not play them")
-    compare.add_argument("--cache", action="store_true", help="reuse answers cached on disk (timings then are the cache's)")
-    compare.add_argument("--json", action="store_true", help="print one JSON object with every column")
-
-    batch = sub.add_parser("batch", help="one audio file per line of a script (or CSV/TSV row), resumable")
-    batch.add_argument("file", help="lines of text, or CSV/TSV with id,text[,voice,service] columns")
-    batch.add_argument("-s", "--service", help="service for rows that name none (default: the first that works)")
-    batch.add_argument("-o", "--output", metavar="DIR", default=".", help="folder for the files (default: here)")
-    batch.add_argument("--format", choices=("wav", "flac", "ogg", "opus", "mp3", "pcm"),
-                       help="file format (default: the service's)")
-    batch.add_argument("-c", type=positive_int, default=2, help="requests at once (default 2)")
-    batch.add_argument("--force", action="store_true", help="redo rows whose file exists")
-    batch.add_argument("--cache", action="store_true", help="reuse answers cached on disk, keep new ones")
-    batch.add_argument("--json", action="store_true", help="print one JSON object per row, then a summary")
-    return parser
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 0..65535 (0: the system picks a free one)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {value}")
-    return value
-
-
-def listen_host(text: str) -> str:
-    """An address to listen on; ``[::1]`` is taken as ``::1``. An empty one is refused:
-    it would listen on every interface while looking like the default."""
-    host = text.strip()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not host:
-        raise argparse.ArgumentTypeError("empty; use 127.0.0.1 for this machine only, 0.0.0.0 for every interface")
-    if any(ch.isspace() or not ch.isprintable() for ch in host):
-        raise argparse.ArgumentTypeError(f"not an address or host name: {text!r}")
-    return host
-
-
-def add_har_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--har", metavar="FILE", help="also write the exchanges to FILE as HAR 1.2 (secrets masked)")
-    parser.add_argument("--har-audio", action="store_true", help="keep audio bodies in the HAR (base64)")
+    print(json.dumps(value), flush=flush)
 
 
 def write_har_file(args: argparse.Namespace, exchanges: list[Any]) -> str | None:
@@ -186,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tts_tui.ssh import run_ssh
 
             return run_ssh(ssh_args)
-        args = build_parser().parse_args(argv)
+        from tts_tui.cli_args import parse
+
+        args = parse(argv)
         return run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -229,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, init=args.init)
     if args.command is None:
         return run_tui(config)
+    if args.command == "say":  # runs an event loop only when it needs one
+        return cmd_say(config, args)
     import asyncio
 
     return asyncio.run(COMMANDS[args.command](config, args))
@@ -281,11 +164,7 @@ def run_tui(config: Config) -> int:
     return run_app(config)
 
 
-async def cmd_say(config: Config, args: argparse.Namespace) -> int:
-    from tts_tui.core.client import HttpClient
-    from tts_tui.core.lean_client import LeanClient
-    from tts_tui.core.speech import speak, summary
-
+def cmd_say(config: Config, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     service = pick_service(config, args.service)
     if args.output:
@@ -293,45 +172,67 @@ async def cmd_say(config: Config, args: argparse.Namespace) -> int:
 
         output_file(args.output)  # a mistyped folder fails now, not after the synthesis
     if args.split or service.split != "none" or service.max_chars:  # maybe more than one request
-        return await say_long(config, service, text, args)
-    player = None
-    if not args.no_play:
-        from tts_tui.core.player import Player
+        import asyncio
 
-        # speak() warms the device up during the request and plays the answer while it downloads
-        player = Player(config.audio.output)
+        return asyncio.run(say_long(config, service, text, args))
+    if args.no_play:
+        # One request, nothing to play: no event loop, no httpx for a plain
+        # http:// server (see core/blocking_client.py), so a script's loop of
+        # `say` costs little more than Python's start.
+        from tts_tui.core.blocking_client import speak_blocking
+
+        return said(service, speak_blocking(service, text, voice=args.voice), args, None)
+    import asyncio
+
+    return asyncio.run(say_aloud(config, service, text, args))
+
+
+async def say_aloud(config: Config, service: Service, text: str, args: argparse.Namespace) -> int:
+    """`say` that plays: speak() warms the device up during the request and
+    plays the answer while it downloads. The device opens (0.1-0.3 s) while
+    httpx loads, so the request's clock starts with the device ready."""
+    from tts_tui.core.client import HttpClient
+    from tts_tui.core.player import Player
+    from tts_tui.core.speech import speak
+
+    player = Player(config.audio.output)
     try:
-        # Not playing: a plain http:// server is answered without loading httpx.
-        # Playing: the device opens (0.1-0.3 s) while httpx loads, so the
-        # request's clock starts with the device ready, as it always did.
-        client = LeanClient() if player is None else HttpClient()
+        client = HttpClient()
         try:
-            result = await speak(service, text, client=client, voice=args.voice, play=player)  # type: ignore[arg-type]
+            result = await speak(service, text, client=client, voice=args.voice, play=player)
         finally:
             await client.aclose()
-        ex = result.exchange
-        out: dict[str, Any] = ex.metrics()
-        har = write_har_file(args, result.exchanges)
-        if har:
-            out["har"] = har
-        if not result.ok or result.audio is None:
-            if args.json:
-                print(json.dumps(out))
-            raise TtsError(ex.error or "no audio")
-        if args.output:
-            from tts_tui.core.audio import save
-
-            out["file"] = str(save(result.audio, args.output))  # save() expands ~
-        played, reason = False, None
-        if player is not None:
-            played, reason = play_to_end(result.audio, player, streamed=result.streamed)
+        return said(service, result, args, player)
     finally:
-        if player is not None:
-            player.close()  # lets the last block play out
+        player.close()  # lets the last block play out
+
+
+def said(service: Service, result: SpeechResult, args: argparse.Namespace, player: Player | None) -> int:
+    """What `say` reports of one spoken text: the file saved, the audio played
+    to its end (with a player), the summary line or --json; TtsError when
+    there is no audio."""
+    from tts_tui.core.speech import summary
+
+    ex = result.exchange
+    out: dict[str, Any] = ex.metrics()
+    har = write_har_file(args, result.exchanges)
+    if har:
+        out["har"] = har
+    if not result.ok or result.audio is None:
+        if args.json:
+            print_json(out)
+        raise TtsError(ex.error or "no audio")
+    if args.output:
+        from tts_tui.core.audio import save
+
+        out["file"] = str(save(result.audio, args.output))  # save() expands ~
+    played, reason = False, None
+    if player is not None:
+        played, reason = play_to_end(result.audio, player, streamed=result.streamed)
     out["played"] = played
     out["silent_reason"] = reason
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
     else:
         line = f"{service.name}: {summary(ex)}"
         if "file" in out:
@@ -405,7 +306,7 @@ async def cmd_voices(config: Config, args: argparse.Namespace) -> int:
     if args.audition:
         return await cmd_voices_audition(config, service, voices, args)
     if args.json:
-        print(json.dumps({"service": service.name, "voices": [{"id": v.id, "label": v.label} for v in voices]}))
+        print_json({"service": service.name, "voices": [{"id": v.id, "label": v.label} for v in voices]})
         return 0
     if not voices:
         print(f"{service.name} has no voice list; set voice = \"...\" to what the server accepts", file=sys.stderr)
@@ -435,7 +336,7 @@ async def cmd_check(config: Config, args: argparse.Namespace) -> int:
             failed += not result.ok
             if args.json:
                 metrics = result.exchange.metrics() if result.exchange else {"service": service.name}
-                print(json.dumps({**metrics, "ok": result.ok, "message": result.message, "voices": result.voices}))
+                print_json({**metrics, "ok": result.ok, "message": result.message, "voices": result.voices})
             elif result.ok:
                 voices = f" · {result.voices} voices" if result.voices else ""
                 print(f"ok     {service.name}: {result.message}{voices}")
@@ -458,7 +359,7 @@ async def cmd_bench(config: Config, args: argparse.Namespace) -> int:
 
     def on_result(row: Any) -> None:
         if args.json:
-            print(json.dumps(row.metrics()), flush=True)
+            print_json(row.metrics(), flush=True)
         progress.update(row.ok)
 
     client = HttpClient()
@@ -473,7 +374,7 @@ async def cmd_bench(config: Config, args: argparse.Namespace) -> int:
         await client.aclose()
     har = write_har_file(args, report.exchanges())
     if args.json:
-        print(json.dumps({**report.summary_dict(), **({"har": har} if har else {})}))
+        print_json({**report.summary_dict(), **({"har": har} if har else {})})
     else:
         print(bench_table(report))
         if har:
@@ -585,7 +486,7 @@ async def say_long(config: Config, service: Service, text: str, args: argparse.N
             player.close()
     out["played"], out["silent_reason"] = played, reason
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
     else:
         print(f"{service.name}: {utterance_line(utterance)}" + (f" → {out['file']}" if "file" in out else ""),
               file=sys.stderr)
@@ -639,7 +540,7 @@ async def cmd_compare(config: Config, args: argparse.Namespace) -> int:
     for column in out["columns"]:
         column["file"] = files.get(column["label"])
     if args.json:
-        print(json.dumps(out))
+        print_json(out)
     else:
         print(comparison.table_text())
         for label, path in files.items():
@@ -703,7 +604,7 @@ async def cmd_batch(config: Config, args: argparse.Namespace) -> int:
 
     def on_result(result: Any) -> None:
         if args.json:
-            print(json.dumps(result.as_json()), flush=True)
+            print_json(result.as_json(), flush=True)
         progress.update(result)
 
     client = answer_client(config, args.cache)
@@ -715,7 +616,7 @@ async def cmd_batch(config: Config, args: argparse.Namespace) -> int:
         await client.aclose()
     failed = report.failed
     if args.json:
-        print(json.dumps(report.summary()))
+        print_json(report.summary())
     else:
         print(f"{report.written} written, {report.skipped} skipped (already there), {len(failed)} failed "
               f"· {report.wall_s:.1f} s → {args.output}", file=sys.stderr)
@@ -781,5 +682,5 @@ async def cmd_voices_audition(config: Config, service: Service, voices: list[Any
     return 0
 
 
-COMMANDS = {"say": cmd_say, "voices": cmd_voices, "check": cmd_check, "bench": cmd_bench,
+COMMANDS = {"voices": cmd_voices, "check": cmd_check, "bench": cmd_bench,
             "batch": cmd_batch, "compare": cmd_compare}

@@ -7,21 +7,20 @@ section 5 from httpx's trace events, cuts answers past a size cap or a
 deadline, and says so. Whether the body is audio is decided elsewhere.
 
 httpx is imported on first use: it costs ~0.2 s, which start-up cannot afford.
+asyncio and ssl (~50 ms with what they bring) are imported where an exchange
+or a TLS error needs them: `say` on a plain http:// server sends on a blocking
+socket (`blocking_client`), with constants and error texts from here and no
+event loop at all.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
-import html
 import json
 import re
-import ssl
 import socket
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -29,6 +28,8 @@ from tts_tui.core.exchange import Exchange, PreparedRequest
 from tts_tui.core.masking import is_secret_name, mask_url
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -88,6 +89,9 @@ class HttpClient:
         if self._warmed:
             return
         self._warmed = True
+        import asyncio
+        import contextlib
+
         http = self._http()
 
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -155,6 +159,8 @@ class HttpClient:
         except Exception as exc:  # noqa: BLE001 - e.g. a broken proxy variable
             exchange.error = f"cannot set up the HTTP client: {_one_line(str(exc))}"
             return exchange
+        import asyncio
+
         import httpx
 
         timeline = _Timeline(exchange)
@@ -335,6 +341,8 @@ def describe_http_error(status: int, content_type: str, body: bytes) -> str:
     page's <title> or first text; plain text as it is.
     """
     try:
+        from http import HTTPStatus
+
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
@@ -344,6 +352,8 @@ def describe_http_error(status: int, content_type: str, body: bytes) -> str:
 
 
 def _error_text(content_type: str, body: bytes) -> str:
+    import html
+
     if not body:
         return ""
     ctype = content_type.lower()
@@ -420,6 +430,8 @@ def _describe_exception(exc: Exception, url: str, where: str, timeout: float, go
         return f"{where} did not respond within {secs} s"
     if isinstance(exc, httpx.TooManyRedirects):
         return f"too many redirects from {where}"
+    import ssl
+
     root = _root_cause(exc)
     if isinstance(root, ssl.SSLError):
         return f"TLS handshake with {where} failed: {_tls_reason(root)}"
@@ -458,6 +470,8 @@ def _connect_timeout(where: str, seconds: float) -> str:
 
 
 def _tls_reason(err: ssl.SSLError) -> str:
+    import ssl
+
     if isinstance(err, ssl.SSLCertVerificationError) and err.verify_message:
         return f"certificate verify failed: {err.verify_message}"
     text = re.sub(r"^\[SSL: [A-Z_]+\] | \(_ssl\.c:\d+\)$", "", str(err)) or str(err.reason)
@@ -468,6 +482,8 @@ def _tls_reason(err: ssl.SSLError) -> str:
 
 def _root_cause(exc: BaseException) -> BaseException:
     """The innermost useful error under httpx's wrappers (an OSError, usually)."""
+    import ssl
+
     seen: set[int] = set()
     cur: BaseException = exc
     best: BaseException = exc

@@ -20,7 +20,6 @@ HttpClient, which follows it).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import re
@@ -29,7 +28,7 @@ import socket
 import time
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tts_tui.core.client import (
@@ -45,6 +44,9 @@ from tts_tui.core.client import (
     describe_http_error,
 )
 from tts_tui.core.exchange import Exchange, PreparedRequest
+
+if TYPE_CHECKING:
+    import asyncio
 
 _perf = time.perf_counter
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -172,6 +174,8 @@ class LeanClient:
         made = self._request_bytes(ex.request, host, port)
         if made is None:
             raise _Delegate
+        import asyncio
+
         await self.warm_up(host)
         wire, sent_headers = made
         where = _host_port(ex.request.url)
@@ -243,12 +247,16 @@ class LeanClient:
         if self._resolver_ready or _is_ip(host):
             return
         self._resolver_ready = True
+        import asyncio
+
         await asyncio.get_running_loop().run_in_executor(None, _nothing)
 
     async def _connect(self, target: tuple[str, int], seconds: float, where: str) -> tuple[_Connection, float]:
         """A new connection, and the seconds its connect took: from the connect()
         call to the socket being up (a host name's lookup included), without
         the client's work of making the socket and its transport."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         host, port = target
         try:
@@ -330,8 +338,10 @@ def _nothing() -> None:
     pass
 
 
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection, carrying one answer at a time."""
+class _Connection:
+    """One keep-alive connection, carrying one answer at a time: an asyncio
+    protocol, duck-typed (asyncio.Protocol as a base would import asyncio for
+    `say`'s blocking path too; its two flow-control methods are these no-ops)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
@@ -340,6 +350,12 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        pass
 
     def begin(self, answer: _Answer) -> None:
         self._answer = answer
@@ -392,7 +408,11 @@ class _Answer:
         self.on_headers, self.on_chunk = on_headers, on_chunk
         self.max_bytes, self.keep_body = max_bytes, keep_body
         self.store = keep_body
-        self.done: asyncio.Future[None] = done if done is not None else asyncio.get_running_loop().create_future()
+        if done is None:
+            import asyncio
+
+            done = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = done
         self.start = 0.0
         self.connect_s = 0.0
         self.headers_at: float | None = None
