@@ -11,7 +11,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from tts_tui.core.config import ENV_REFERENCE, expand_env, references_unset_env
@@ -19,7 +19,9 @@ from tts_tui.core.errors import TemplateError
 from tts_tui.core.exchange import PreparedRequest
 from tts_tui.core.masking import credential, is_secret_name, url_secrets
 from tts_tui.core.model import Service
-from tts_tui.core.voices import Voice, read_configured, read_voices
+
+if TYPE_CHECKING:
+    from tts_tui.core.voices import Voice
 
 # `templates` (and Jinja under it, ~20 ms) is imported by the functions that
 # render one: an OpenAI-type request, or headers without tags, need neither.
@@ -113,6 +115,8 @@ class OpenAIType(ServiceType):
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
         if service.voices is not None and service.voices.url:
             return HttpType().parse_voices(service, data)
+        from tts_tui.core.voices import read_voices
+
         return read_voices(data)
 
     def _headers(self, service: Service, headers: dict[str, str]) -> dict[str, str]:
@@ -166,6 +170,8 @@ class HttpType(ServiceType):
     def parse_voices(self, service: Service, data: Any) -> list[Voice]:
         spec = service.voices
         assert spec is not None
+        from tts_tui.core.voices import read_configured
+
         return read_configured(spec, data)
 
 

@@ -28,7 +28,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from tts_tui.core.answer.layout import SampleLayout, check_rate_channels, parse_wav
-from tts_tui.core.answer.mp3 import FrameSplitter, parse_header
 from tts_tui.core.errors import AudioError
 
 if TYPE_CHECKING:
@@ -85,6 +84,8 @@ def container(head: bytes, *, strong_only: bool = False) -> str | None:
         return None
     if head[1] & 0xF6 == 0xF0:  # 12-bit sync + layer 00: ADTS (0xFFF1 / 0xFFF9)
         return "aac"
+    from tts_tui.core.answer.mp3 import parse_header  # read when the first byte says MPEG: not for a WAV
+
     return "mp3" if parse_header(head[:4]) is not None else None
 
 
@@ -481,6 +482,8 @@ class _Mp3Decoder(_Decoder):
     the splitter does not cut (Layer I/II, free format) goes to the demuxer."""
 
     def __init__(self) -> None:
+        from tts_tui.core.answer.mp3 import FrameSplitter
+
         self._splitter = FrameSplitter()
         self._held: bytearray | None = bytearray()  # every byte, until a frame is found
         self._size = 0
