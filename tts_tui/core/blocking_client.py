@@ -1,14 +1,15 @@
 """`speak` on the calling thread, with no event loop: how `say --no-play` sends.
 
-A one-shot command pays for every module it imports, and asyncio with ssl and
-concurrent.futures is ~50 ms of a run that is otherwise ~100. So a request to
-a plain http:// server goes out on a blocking socket (`bench_engine.BlockingWire`:
-LeanClient's request bytes, parser, clock and one-line errors), and `speak`,
-whose only awaits are its client's `send`, is driven to its end by
-`bench_engine.run_to_end`. What LeanClient would hand to httpx (https, a
-proxy, a redirect, a cookie, a connection that cannot be opened, which
-httpx then opens again and names the reason) is sent by an HttpClient in an
-event loop made for that one request: the same exchange, the same errors.
+A one-shot command pays for every module it imports: asyncio (with ssl,
+concurrent.futures and subprocess) adds ~35 ms to what `say` loads anyway, a
+third of its whole run. So a request to a plain http:// server goes out on a
+blocking socket (`bench_engine.BlockingWire`: LeanClient's request bytes,
+parser, clock and one-line errors), and `speak`, whose only awaits are its
+client's `send`, is driven to its end by `bench_engine.run_to_end`. What
+LeanClient would hand to httpx (https, a proxy, a redirect, a cookie, a
+connection that cannot be opened, which httpx then opens again and names the
+reason) is sent by an HttpClient in an event loop made for that one request:
+the same exchange, the same errors.
 """
 
 from __future__ import annotations

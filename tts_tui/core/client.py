@@ -7,7 +7,7 @@ section 5 from httpx's trace events, cuts answers past a size cap or a
 deadline, and says so. Whether the body is audio is decided elsewhere.
 
 httpx is imported on first use: it costs ~0.2 s, which start-up cannot afford.
-asyncio and ssl (~50 ms with what they bring) are imported where an exchange
+asyncio and ssl (~35 ms with what they bring) are imported where an exchange
 or a TLS error needs them: `say` on a plain http:// server sends on a blocking
 socket (`blocking_client`), with constants and error texts from here and no
 event loop at all.
