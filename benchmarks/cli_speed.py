@@ -10,12 +10,18 @@ load hits all of them alike:
 - `python -c RAW_SAY`                    the least a Python program can do for
                                          the same file: the same request on a raw
                                          socket, the chunks joined, the file written
+- `python -c "import argparse, ..."`    the standard library modules `say` reads
+                                         its arguments, config and answer with
+                                         (argparse, json, re, tomllib, dataclasses,
+                                         pathlib, socket), imported and nothing done
 - `tts-tui --version`
 - `tts-tui say TEXT --no-play -o a.wav`  an OpenAI-type service, WAV
 - `curl -o b.wav` with the same JSON body to the same URL
 
-The two floors show what part of the distance to curl no Python program can
-close on this machine: read "say / raw Python" as what tts-tui itself adds.
+The floors show what part of the distance to curl no Python program can close
+on this machine: read "say / raw Python" as what tts-tui itself adds, and
+"say / its stdlib" as what it adds above the modules any Python CLI that
+reads a TOML file into dataclasses must import.
 
 Each run's wall time and CPU time (user + system, from the child's own
 rusage, threads included) are recorded; medians are printed with the ratios
@@ -68,6 +74,7 @@ if b"chunked" in head.lower():
 with open(name, "wb") as f:
     f.write(rest)
 """
+STDLIB = "import argparse, json, re, tomllib, dataclasses, pathlib, socket"
 GOALS = {  # (label, against, at most)
     "say wall / curl wall": 4.0,
     "say wall / python -c pass": 6.0,
@@ -135,6 +142,7 @@ def main() -> None:
                 "python -S -c pass": [sys.executable, "-S", "-c", "pass"],
                 "raw-socket python -o": [sys.executable, "-c", RAW_SAY, where.hostname, str(where.port),
                                          f"{where.path}/audio/speech", body, "raw.wav"],
+                "python: say's stdlib": [sys.executable, "-c", STDLIB],
                 "tts-tui --version": [*tts_tui_argv(), "--version"],
                 "tts-tui say --no-play -o": [*tts_tui_argv(), "--config", str(config), "say", args.text,
                                              "--no-play", "-o", "say.wav"],
@@ -176,6 +184,8 @@ def main() -> None:
         "--version wall / python -c pass": med["tts-tui --version"][0] / med["python -c pass"][0],
         "raw python wall / curl wall": med["raw-socket python -o"][0] / med["curl -o"][0],
         "say wall / raw python wall": med["tts-tui say --no-play -o"][0] / med["raw-socket python -o"][0],
+        "say wall / its stdlib wall": med["tts-tui say --no-play -o"][0] / med["python: say's stdlib"][0],
+        "its stdlib / python -c pass": med["python: say's stdlib"][0] / med["python -c pass"][0],
         "say cpu / raw python cpu": med["tts-tui say --no-play -o"][1] / med["raw-socket python -o"][1],
     }
     for label, ratio in ratios.items():

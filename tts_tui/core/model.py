@@ -40,6 +40,8 @@ class VoicesSpec:
 
 @dataclass
 class Service:
+    """One [[services]] table: where to send a text and how (DESIGN section 3)."""
+
     name: str
     type: str = "openai"
     url: str = BUILTIN
@@ -79,6 +81,8 @@ class Service:
 
 @dataclass
 class UiSettings:
+    """The [ui] table: theme, the text the Request pane starts with, key bindings."""
+
     theme: str = "tts-dark"
     text: str = "Hello from tts-tui."
     keys: dict[str, str] = field(default_factory=dict)
@@ -86,12 +90,16 @@ class UiSettings:
 
 @dataclass
 class AudioSettings:
+    """The [audio] table: where sound goes, and where the workbench saves it."""
+
     output: str = "default"
     save_dir: str = "~/tts-audio"
 
 
 @dataclass
 class Config:
+    """A whole config file, and the warnings reading it gave."""
+
     path: Path | None = None
     ui: UiSettings = field(default_factory=UiSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)

@@ -190,6 +190,8 @@ def _answer_error(ex: Exchange, answer: AnswerDecoder, exc: TtsError) -> str:
 
 @dataclass
 class CheckResult:
+    """Whether a service answered `check` with audio, in one line (`message`)."""
+
     service: str
     ok: bool
     message: str

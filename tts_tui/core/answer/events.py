@@ -31,6 +31,8 @@ MAX_DEPTH = 2
 
 @dataclass
 class EventAudio:
+    """The audio bytes one event carried, and whether it marked the end."""
+
     audio: bytes = b""
     done: bool = False
 

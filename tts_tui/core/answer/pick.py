@@ -33,6 +33,8 @@ class ReadHint:
 
 @dataclass
 class Pick:
+    """The reader chosen for an answer, and the notes on why (config and answer disagreed...)."""
+
     reader: Reader
     notes: list[str] = field(default_factory=list)
 
