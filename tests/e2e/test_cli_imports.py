@@ -77,20 +77,34 @@ def test_say_to_a_wav_file_needs_no_numpy_templates_httpx_nor_an_event_loop(tmp_
     assert metrics["ttfb_ms"] <= metrics["ttfa_ms"] <= metrics["total_ms"]
 
 
+def pcm_config(write_config, srv: FaultServer) -> str:
+    return str(write_config(
+        '[audio]\noutput = "none"\n\n[[services]]\nname = "t"\ntype = "http"\n'
+        f'url = "{srv.url("/pcm?seconds=0.2")}"\nbody = \'{{"text": "{{{{ text }}}}"}}\'\n'
+        'content_type = "audio/pcm"\n'
+    ))
+
+
+def test_raw_pcm_saved_as_wav_needs_no_numpy(tmp_path, write_config):
+    with FaultServer() as srv:
+        out, report = run_cli(tmp_path, "--config", pcm_config(write_config, srv), "say", "Hi.", "--no-play",
+                              "-o", "a.wav")
+        sent = srv.requests[-1]
+    assert report["code"] == 0, out.stderr
+    assert not {"numpy", "soundfile"} & set(report["loaded"])
+    with wave.open(str(tmp_path / "a.wav")) as wav:  # the server's samples, behind a WAV header
+        assert (wav.getframerate(), wav.getnframes(), wav.getsampwidth()) == (24000, 4800, 2)
+        assert len(wav.readframes(4800)) == 9600 and sent.path == "/pcm"
+
+
 def test_numpy_is_kept_to_one_blas_thread_unless_the_user_says(tmp_path, write_config):
     with FaultServer() as srv:
-        # raw PCM saved as .wav is encoded from samples: numpy is loaded
-        config = str(write_config(
-            '[audio]\noutput = "none"\n\n[[services]]\nname = "t"\ntype = "http"\n'
-            f'url = "{srv.url("/pcm?seconds=0.2")}"\nbody = \'{{"text": "{{{{ text }}}}"}}\'\n'
-            'content_type = "audio/pcm"\n'
-        ))
-        out, report = run_cli(tmp_path, "--config", config, "say", "Hi.", "--no-play", "-o", "a.wav")
+        config = pcm_config(write_config, srv)
+        # raw PCM saved as .flac is encoded from samples: numpy is loaded
+        out, report = run_cli(tmp_path, "--config", config, "say", "Hi.", "--no-play", "-o", "a.flac")
         assert report["code"] == 0, out.stderr
         assert "numpy" in report["loaded"] and report["blas"] == "1"
-        out, report = run_cli(tmp_path, "--config", config, "say", "Hi.", "--no-play", "-o", "b.wav",
+        out, report = run_cli(tmp_path, "--config", config, "say", "Hi.", "--no-play", "-o", "b.flac",
                               env={"OPENBLAS_NUM_THREADS": "3"})
         assert report["code"] == 0, out.stderr
         assert report["blas"] == "3"
-    with wave.open(str(tmp_path / "a.wav")) as wav:
-        assert (wav.getframerate(), wav.getnframes()) == (24000, 4800)

@@ -7,6 +7,7 @@ import io
 import json
 import random
 import struct
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -379,6 +380,43 @@ def test_save_pcm_without_extension_makes_a_wav_and_raw_gives_bytes(tmp_path: Pa
     assert save(audio, tmp_path / "take").suffix == ".wav"
     assert sniff((tmp_path / "take.wav").read_bytes()) == "wav"
     assert save(audio, tmp_path / "take.pcm").read_bytes() == data
+
+
+def stream_audio(data: bytes, layout: SampleLayout, *, count_only: bool = False) -> Audio:
+    stream = AudioStream(layout)
+    stream.count_only = count_only
+    stream.feed(data)
+    stream.finish()
+    return stream.audio()
+
+
+@pytest.mark.parametrize("count_only", [False, True])
+@pytest.mark.parametrize("layout", [SampleLayout("int", 2, 1, 24000), SampleLayout("int", 2, 2, 16000),
+                                    SampleLayout("int", 3, 1, 48000), SampleLayout("uint", 1, 1, 8000)])
+def test_raw_integer_pcm_goes_into_a_wav_as_it_came(tmp_path: Path, layout: SampleLayout, count_only: bool) -> None:
+    data = random.Random(7).randbytes(layout.block * 1000)
+    tail = b"\x01" if layout.block > 1 else b""  # part of a frame at the end, which is not audio
+    audio = stream_audio(data + tail, layout, count_only=count_only)
+    with wave.open(str(save(audio, tmp_path / "take.wav"))) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (layout.channels, layout.width,
+                                                                                layout.rate)
+        assert wav.readframes(wav.getnframes()) == data
+
+
+@pytest.mark.parametrize("layout", [SampleLayout("int", 2, 1, 24000, big_endian=True),
+                                    SampleLayout("float", 4, 1, 24000), SampleLayout("int", 1, 1, 8000)])
+def test_pcm_a_wav_cannot_hold_as_it_is_is_encoded(tmp_path: Path, layout: SampleLayout) -> None:
+    audio = stream_audio(layout_bytes(tone(rate=layout.rate), layout), layout)
+    back, rate = soundfile.read(save(audio, tmp_path / "take.wav"), dtype="float32", always_2d=True)
+    assert rate == layout.rate and np.abs(back - audio.samples).max() < 2 / 32768
+
+
+def layout_bytes(samples: np.ndarray, layout: SampleLayout) -> bytes:
+    if layout.kind == "float":
+        return samples.astype("<f4").tobytes()
+    if layout.width == 1:
+        return (samples * 127).round().astype(np.int8).tobytes()
+    return (samples * 32767).round().astype(">i2" if layout.big_endian else "<i2").tobytes()
 
 
 def test_save_failures_are_audio_errors(tmp_path: Path) -> None:

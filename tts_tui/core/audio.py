@@ -22,6 +22,8 @@ from tts_tui.core.model import PcmSpec
 if TYPE_CHECKING:
     import numpy as np
 
+    from tts_tui.core.answer.layout import SampleLayout
+
 # Extensions save() knows, and the format whose bytes they hold.
 _EXT_FORMAT = {".wav": "wav", ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".opus": "opus",
                ".flac": "flac", ".pcm": "pcm", ".raw": "pcm", ".aac": "aac", ".m4a": "m4a"}
@@ -34,8 +36,11 @@ class Audio:
 
     `samples`: float32, shape (frames, channels). An Audio made with
     `deferred` decodes them on first access; `frames`, `channels` and
-    `duration` are exact either way and never decode.
+    `duration` are exact either way and never decode. `pcm_layout`: how
+    `data` holds the samples, when it is raw PCM from its first byte (else None).
     """
+
+    pcm_layout: SampleLayout | None = None
 
     def __init__(self, samples: np.ndarray, rate: int, format: str, data: bytes = b"") -> None:
         self._samples: np.ndarray | None = samples
@@ -47,12 +52,13 @@ class Audio:
 
     @classmethod
     def deferred(cls, decode: Callable[[], np.ndarray], frames: int, channels: int, rate: int, format: str,
-                 data: bytes = b"") -> Audio:
+                 data: bytes = b"", *, pcm_layout: SampleLayout | None = None) -> Audio:
         """Audio whose samples `decode()` returns when first asked for; it must
         return exactly `frames` x `channels` float32 samples."""
         audio = cls.__new__(cls)
         audio._samples, audio._decode, audio._shape = None, decode, (frames, channels)
         audio.rate, audio.format, audio.data = rate, format, data
+        audio.pcm_layout = pcm_layout
         return audio
 
     @property
@@ -131,8 +137,7 @@ def decode(data: bytes, *, pcm: PcmSpec | None = None, expected_format: str | No
     stream = AudioStream(layout)
     stream.feed(bytes(data))
     stream.finish()
-    assert stream.rate is not None
-    return Audio(stream.samples(), stream.rate, stream.format or "pcm", bytes(data))
+    return stream.audio()
 
 
 def save(audio: Audio, path: Path | str) -> Path:
@@ -140,8 +145,10 @@ def save(audio: Audio, path: Path | str) -> Path:
 
     The original bytes are written when the extension matches the format (a
     streamed WAV gets its placeholder sizes fixed); with no extension the
-    format's own is added (raw PCM becomes .wav). Otherwise the samples are
-    encoded with soundfile: .wav .flac .ogg .opus .mp3, or .pcm/.raw (s16le).
+    format's own is added (raw PCM becomes .wav). Raw integer PCM in WAV's
+    own byte order goes into .wav as it came, behind a header. Otherwise the
+    samples are encoded with soundfile: .wav .flac .ogg .opus .mp3, or
+    .pcm/.raw (s16le).
     Returns the path written. Raises AudioError on any failure.
     """
     target = Path(path).expanduser()
@@ -154,7 +161,7 @@ def save(audio: Audio, path: Path | str) -> Path:
     if _EXT_FORMAT[ext] == audio.format and audio.data:
         payload = _fixed_wav_sizes(audio.data) if audio.format == "wav" else audio.data
     else:
-        payload = _encode(audio, ext)
+        payload = (_pcm_in_wav(audio) if ext == ".wav" else None) or _encode(audio, ext)
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +200,25 @@ def _encode(audio: Audio, ext: str) -> bytes:
         soundfile.write(buffer, samples, rate, format=container, subtype=subtype)
     except Exception as exc:  # libsndfile errors are RuntimeError subclasses
         raise AudioError(f"cannot encode {ext} audio: {exc}", hint="save as .wav instead") from exc
+    return buffer.getvalue()
+
+
+def _pcm_in_wav(audio: Audio) -> bytes | None:
+    """A WAV file holding `audio`'s raw PCM bytes unchanged (no decoding, so
+    no numpy), when WAV stores them that way: little-endian signed 16, 24 or
+    32-bit, or unsigned 8-bit samples. None otherwise."""
+    layout = audio.pcm_layout
+    if layout is None or layout.big_endian or (layout.kind, layout.width) not in (
+            ("uint", 1), ("int", 2), ("int", 3), ("int", 4)):
+        return None
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(layout.channels)
+        wav.setsampwidth(layout.width)
+        wav.setframerate(audio.rate)
+        wav.writeframes(audio.data[: audio.frames * layout.block])
     return buffer.getvalue()
 
 

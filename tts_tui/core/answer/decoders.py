@@ -158,12 +158,16 @@ class AudioStream:
 
         assert self.rate is not None
         data, fmt = bytes(self.data), self.format or "pcm"
+        raw = self._pcm if self.format == "pcm" else None  # `data` is the samples as they came
         span = self._counted_span()
         if span is None:
-            return Audio(self.samples(), self.rate, fmt, data)
+            audio = Audio(self.samples(), self.rate, fmt, data)
+            audio.pcm_layout = raw
+            return audio
         layout, start, frames = span
         end = start + frames * layout.block
-        return Audio.deferred(lambda: layout.convert(data[start:end]), frames, layout.channels, self.rate, fmt, data)
+        return Audio.deferred(lambda: layout.convert(data[start:end]), frames, layout.channels, self.rate, fmt, data,
+                              pcm_layout=raw)
 
     def _counted_span(self) -> tuple[SampleLayout, int, int] | None:
         """(layout, offset in `data`, frames) of counted PCM, else None."""
