@@ -135,7 +135,8 @@ def main() -> None:
         env["XDG_CONFIG_HOME"] = tmp
         config = Path(tmp) / "config.toml"
         # `voices` creates the default config (and starts the embedded server once)
-        subprocess.run([sys.executable, "-m", "tts_tui", "--config", str(config), "voices"], env=env, capture_output=True, check=True)
+        subprocess.run([sys.executable, "-m", "tts_tui", "--config", str(config), "--init", "voices"], env=env,
+                       capture_output=True, check=True)
         floor = [sys.executable, "-c", "import textual.app; print('Services Request Log Playback')"]
         marks = [b"Services", b"Request", b"Log", b"Playback"]
         base = measure("import textual.app (floor)", floor, marks, env, args.runs)
