@@ -188,3 +188,25 @@ def test_many_small_chunks_are_counted_exactly(cli, write_config, fault):
     said = cli("--config", http_config(write_config, url), "say", "hi", "--no-play", "--json")
     assert json.loads(said.stdout)["audio_s"] == 0.75  # the same answer read by say
     assert sum(r["connect_ms"] > 0 for r in rows) <= 4  # connections are reused
+
+
+def test_ctrl_c_stops_a_run_in_flight_with_one_line(write_config, fault):
+    # 2 connections, each answer held 100 ms: ~20 s of requests; Ctrl-C once the
+    # first tenth is reported. The loop's thread closes every request at its await.
+    import signal
+
+    config = http_config(write_config, fault.url("/slow", delay_ms=100))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tts_tui", "--config", config, "bench", "-n", "400", "-c", "2", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("bench t: 40/400"), first
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines() == ["error: interrupted"]
+    assert len(fault.requests) < 401  # it stopped sending
+    assert all(line["total_ms"] is not None for line in json_lines(stdout))  # the rows reported before the stop

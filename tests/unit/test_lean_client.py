@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from tests.servers import FaultServer
 from tts_tui.core.bench import BenchReport, run_bench
 from tts_tui.core.bench_engine import BlockingWire, Fallback, run_to_end
+from tts_tui.core.bench_wire import LoopWire, run_on
 from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.client import HttpClient
 from tts_tui.core.model import Service
+from tts_tui.core.socket_loop import SelectorsPoller, SocketLoop
 from tts_tui.core.speech import SpeechResult, speak
 
 BODY = '{"text": "{{ text }}"}'
@@ -239,41 +242,57 @@ async def test_an_answer_read_a_few_bytes_at_a_time_gives_the_same_exchange() ->
     assert ours == [full, full] and lean.sent == 2
 
 
-# -- the bench's blocking engine: LeanClient's exchange on a worker thread -----
+# -- the bench's engines: LeanClient's exchange without asyncio ---------------
+# "blocking": BlockingWire on a worker thread; "loop": the bench's LoopWire on a
+# SocketLoop (epoll), run on a thread as bench runs it; "loop-selectors": the
+# same on the `selectors` module, as where there is no epoll.
+ENGINES = ["blocking", "loop", "loop-selectors"]
 
-async def engine_and_lean(svc: Service) -> tuple[dict[str, object], dict[str, object], BlockingWire]:
-    """The same speech through LeanClient (asyncio) and through the bench's
-    blocking engine (run on a thread, as bench runs it)."""
+
+def make_engine(kind: str) -> tuple[Any, Callable[[Any], Any]]:
+    """(an engine, a blocking call that runs one coroutine on it to its end)."""
+    if kind == "blocking":
+        return BlockingWire(LeanClient(HttpClient())), run_to_end
+    loop = SocketLoop(SelectorsPoller() if kind == "loop-selectors" else None)
+    return LoopWire(LeanClient(HttpClient()), loop, 1), lambda coroutine: run_on(loop, coroutine)
+
+
+async def engine_and_lean(svc: Service, kind: str = "blocking") -> tuple[dict[str, object], dict[str, object], Any]:
+    """The same speech through LeanClient (asyncio) and through one of the
+    bench's engines (run on a thread, as bench runs it)."""
     lean = LeanClient(HttpClient())
-    engine = BlockingWire(LeanClient(HttpClient()))
+    engine, run = make_engine(kind)
     try:
         ours = seen(await speak(svc, "Hello.", client=lean))  # type: ignore[arg-type]
         blocking = seen(await asyncio.to_thread(
-            lambda: run_to_end(speak(svc, "Hello.", client=engine))))  # type: ignore[arg-type]
+            lambda: run(speak(svc, "Hello.", client=engine))))  # type: ignore[arg-type]
     finally:
         await lean.aclose()
         engine.close()
     return ours, blocking, engine
 
 
+@pytest.mark.parametrize("kind", ENGINES)
 @pytest.mark.parametrize("route", ROUTES + [
     "/stream?kind=mp3&seconds=0.5&count=5&interval_ms=5"])
-async def test_the_engine_gives_the_same_exchange_as_lean_client(srv: FaultServer, route: str) -> None:
-    ours, blocking, engine = await engine_and_lean(service(srv.url(route)))
+async def test_the_engine_gives_the_same_exchange_as_lean_client(srv: FaultServer, route: str, kind: str) -> None:
+    ours, blocking, engine = await engine_and_lean(service(srv.url(route)), kind)
     assert blocking == ours
     assert engine.sent == (2 if route == "/url-json" else 1)  # written by the engine itself
 
 
-async def test_the_engine_writes_the_bytes_lean_client_writes(srv: FaultServer) -> None:
+@pytest.mark.parametrize("kind", ENGINES)
+async def test_the_engine_writes_the_bytes_lean_client_writes(srv: FaultServer, kind: str) -> None:
     svc = service(srv.url("/echo?a=1&b=x%20y"), headers={"X-Api-Key": "k", "Accept": "audio/wav"})
-    await engine_and_lean(svc)
+    await engine_and_lean(svc, kind)
     by_lean, by_engine = srv.requests[-2:]
     assert by_engine.raw_head == by_lean.raw_head and by_engine.raw_head.startswith(b"POST /echo?a=1&b=x%20y ")
     assert by_engine.body == by_lean.body == b'{"text": "Hello."}'
 
 
-async def test_an_answer_cut_at_the_deadline_says_so_the_same_on_the_engine(srv: FaultServer) -> None:
-    ours, blocking, _ = await engine_and_lean(service(srv.url("/endless?interval_ms=20"), timeout=0.5))
+@pytest.mark.parametrize("kind", ENGINES)
+async def test_an_answer_cut_at_the_deadline_says_so_the_same_on_the_engine(srv: FaultServer, kind: str) -> None:
+    ours, blocking, _ = await engine_and_lean(service(srv.url("/endless?interval_ms=20"), timeout=0.5), kind)
     for side in (ours, blocking):  # how many bytes came before the cut varies
         side["error"] = re.sub(r"\d+ bytes", "N bytes", str(side["error"]))
         side["bytes"] = side["body"] = side["samples"] = None
@@ -281,14 +300,29 @@ async def test_an_answer_cut_at_the_deadline_says_so_the_same_on_the_engine(srv:
     assert blocking == ours
 
 
-async def test_the_engine_hands_back_what_lean_client_would_not_send(srv: FaultServer) -> None:
+@pytest.mark.parametrize("kind", ENGINES)
+async def test_the_engine_hands_back_what_lean_client_would_not_send(srv: FaultServer, kind: str) -> None:
     port = srv.port
     srv.stop()
-    engine = BlockingWire(LeanClient(HttpClient()))
+    engine, run = make_engine(kind)
     for url in (f"http://127.0.0.1:{port}/wav", "https://127.0.0.1:1/wav"):  # refused; https
         with pytest.raises(Fallback):
-            await asyncio.to_thread(lambda: run_to_end(speak(service(url), "Hi.", client=engine)))  # type: ignore[arg-type]
+            await asyncio.to_thread(lambda: run(speak(service(url), "Hi.", client=engine)))  # type: ignore[arg-type]
     assert engine.sent == 0
+
+
+@pytest.mark.parametrize("kind", ["loop", "loop-selectors"])
+async def test_the_loop_engine_connects_to_a_host_name_and_keeps_the_connection(srv: FaultServer, kind: str) -> None:
+    # "localhost" is looked up (on a thread of its own, the loop serving on): /etc/hosts, nothing leaves the machine
+    engine, run = make_engine(kind)
+    svc = service(f"http://localhost:{srv.port}/wav?seconds=0.2")
+    try:
+        results = [await asyncio.to_thread(lambda: run(speak(svc, "Hi.", client=engine))) for _ in range(2)]  # type: ignore[arg-type]
+    finally:
+        engine.close()
+    assert [(r.exchange.status, r.exchange.error, r.exchange.audio_s) for r in results] == [(200, None, 0.2)] * 2
+    assert results[0].exchange.connect_ms > 0 and results[1].exchange.connect_ms == 0.0  # the second reused it
+    assert engine.sent == 2
 
 
 async def bench_and_lean(svc: Service, n: int, concurrency: int) -> tuple[list[dict[str, object]], dict[str, object],
@@ -339,6 +373,47 @@ async def test_a_redirect_sends_the_bench_the_async_path(srv: FaultServer) -> No
     assert report.engine_sent == 1
     assert srv.requests[0].path == "/redirect"  # (two at a time after the warm-up: any order)
     assert sorted(r.path for r in srv.requests[1:]) == ["/redirect"] * 4 + ["/wav"] * 4
+
+
+async def test_the_bench_keeps_c_requests_in_flight_and_no_more(srv: FaultServer) -> None:
+    # each answer held 150 ms: with 2 connections, requests overlap two by two, never three
+    http = HttpClient()
+    try:
+        report = await run_bench(service(srv.url("/slow?delay_ms=150")), "Hi.", n=6, concurrency=2, client=http,
+                                 warmup=False)
+    finally:
+        await http.aclose()
+    assert report.errors == 0 and report.engine_sent == 6
+    spans = [(r.exchange.t0, r.exchange.t0 + r.exchange.total_ms / 1000) for r in report.rows]
+    in_flight = [sum(start <= t < end for start, end in spans) for t, _ in spans]
+    assert max(in_flight) == 2
+
+
+async def test_a_deadline_cuts_every_request_in_flight(srv: FaultServer) -> None:
+    http = HttpClient()
+    try:
+        report = await run_bench(service(srv.url("/endless?interval_ms=20"), timeout=0.5), "Hi.", n=4,
+                                 concurrency=2, client=http, warmup=False)
+    finally:
+        await http.aclose()
+    errors = [re.sub(r"\d+ bytes", "N bytes", str(r.exchange.error)) for r in report.rows]
+    assert errors == ["the answer did not finish within 0.5 s (cut after N bytes)"] * 4
+    assert report.engine_sent == 4
+
+
+async def test_a_redirect_on_the_first_counted_requests_sends_the_rest_the_async_path(srv: FaultServer) -> None:
+    # no warm-up: the first two requests go out at once on the loop and meet the
+    # redirect; they, and the two made while waiting for a connection, go through httpx
+    http = HttpClient()
+    try:
+        report = await run_bench(service(srv.url("/redirect?to=/wav")), "Hi.", n=4, concurrency=2, client=http,
+                                 warmup=False)
+    finally:
+        await http.aclose()
+    assert [r.n for r in report.rows] == [0, 1, 2, 3]
+    assert [(r.exchange.status, r.exchange.error, r.exchange.format) for r in report.rows] == [(200, None, "wav")] * 4
+    assert report.engine_sent == 2
+    assert sorted(r.path for r in srv.requests) == ["/redirect"] * 6 + ["/wav"] * 4
 
 
 CLOSING_SERVER = r"""

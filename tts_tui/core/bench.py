@@ -1,12 +1,14 @@
 """`tts-tui bench`: the same text sent N times, C at a time, and its latency table.
 
 The shared speech pipeline: nothing here plays audio or draws anything. The
-counted requests go on blocking sockets, one thread per connection
-(`bench_engine.BlockingWire`: LeanClient's bytes, parser, clock and errors,
-without an event loop in between), so the client's own work stays out of the
-latency it reports; what LeanClient would not send itself (https, a proxy, a
+counted requests go out from one thread of their own, as tasks of a
+`SocketLoop` over C connections (`bench_wire.LoopWire`: LeanClient's bytes,
+parser, clock and errors, without asyncio in between), and each next request
+is written before the previous answer is decoded and filed, so the client's
+own work stays out of the latency it reports and out of the gaps between
+requests; what LeanClient would not send itself (https, a proxy, a
 redirect...) goes through `LeanClient` and its HttpClient on asyncio, as the
-warm-up does when the engine cannot send it. With no one taking frames, a WAV or PCM answer is
+warm-up does when the wire cannot send it. With no one taking frames, a WAV or PCM answer is
 only counted, not converted: `ttfa_ms` is the time to its first whole frame,
 `audio_s` its exact length. Other formats decode as they stream, so their
 `ttfa_ms` is the time to the first decoded samples. Per request, the client's
@@ -24,7 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.bench_engine import BlockingWire, Fallback, keep_freed_memory, run_to_end
+from tts_tui.core.bench_engine import Fallback, keep_freed_memory
+from tts_tui.core.bench_wire import LoopWire
+from tts_tui.core.socket_loop import SocketLoop
 from tts_tui.core.exchange import Exchange
 from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.model import Service
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 
 METRICS = ("connect_ms", "ttfb_ms", "ttfa_ms", "total_ms", "audio_s", "rtf")
 BENCH_TEXT = "The quick brown fox jumps over the lazy dog."
-PROGRESS_EVERY = 0.05  # seconds between progress reports while threads run
+PROGRESS_EVERY = 0.05  # seconds between progress reports while the loop runs
 
 
 @dataclass
@@ -147,7 +151,7 @@ async def run_bench(
     TtsError before anything is sent; network and audio faults never raise,
     they end up in the rows' errors. `on_result` runs in this task for each
     counted request, in completion order, at most PROGRESS_EVERY seconds after
-    it finished (the threads only append rows). Without `keep_bodies`,
+    it finished (the loop's thread only appends rows). Without `keep_bodies`,
     the body of an exchange that succeeded is let go once its row is made
     (`body_dropped`; its metrics stay), so a long bench holds no audio.
     """
@@ -167,14 +171,14 @@ async def run_bench(
     async def one(index: int) -> BenchRow:
         return row_of(index, await speak(service, text, client=wire, request=request))  # type: ignore[arg-type]
 
-    def blocking_one(engine: BlockingWire, index: int) -> BenchRow:
-        return row_of(index, run_to_end(speak(service, text, client=engine, request=request)))  # type: ignore[arg-type]
+    async def looped_one(engine: LoopWire, index: int) -> BenchRow:
+        return row_of(index, await speak(service, text, client=engine, request=request))  # type: ignore[arg-type]
 
     try:
         if wire.plan(request) is None:  # https, a proxy...: LeanClient would hand it all to `client`
             await _run(report, one, n, warmup, on_result)
         else:
-            await _run_threads(report, one, blocking_one, wire, n, warmup, on_result)
+            await _run_loop(report, one, looped_one, wire, n, warmup, on_result)
     finally:
         wire.close_connections()
     report.rows.sort(key=lambda row: row.n)
@@ -216,58 +220,40 @@ async def _run_async(concurrency: int, one: Callable[[int], Any], indices: Itera
         raise
 
 
-async def _run_threads(report: BenchReport, one: Callable[[int], Any],
-                       blocking_one: Callable[[BlockingWire, int], BenchRow], wire: LeanClient, n: int,
-                       warmup: bool, on_result: Callable[[BenchRow], None] | None) -> None:
-    """The counted requests on `concurrency` threads, each with its own
-    BlockingWire. A thread only appends its rows to a list: this task hands
-    them to `on_result` every PROGRESS_EVERY seconds, so reporting costs the
-    threads nothing per request. The first request the engine cannot send
-    (a redirect, a connection it cannot open...) stops every thread after its
-    current request; that request and all not yet started go the async path
+async def _run_loop(report: BenchReport, one: Callable[[int], Any],
+                    looped_one: Callable[[LoopWire, int], Any], wire: LeanClient, n: int,
+                    warmup: bool, on_result: Callable[[BenchRow], None] | None) -> None:
+    """The counted requests as tasks of one SocketLoop, on a thread of its
+    own, over `concurrency` connections (LoopWire). Twice as many tasks as
+    connections: each task makes its request while it waits for a connection,
+    and decodes and files its answer while the next request is out. The
+    tasks only append rows: this task hands them to `on_result` every
+    PROGRESS_EVERY seconds. The first request the wire cannot send (a
+    redirect, a connection it cannot open...) stops the run after the
+    requests in flight; that request and all not yet sent go the async path
     (`one`), in the same timed window."""
     keep_freed_memory()
-    engines = [BlockingWire(wire) for _ in range(report.concurrency)]
-    loop = asyncio.get_running_loop()
+    loop = SocketLoop()
+    engine = LoopWire(wire, loop, report.concurrency)
     indices = iter(range(n))
     rows: list[BenchRow] = []
-    left_over: list[int] = []  # indices the engine gave back, for the async path
-    failures: list[BaseException] = []
-    state = {"stop": False, "running": report.concurrency}
-    all_done: asyncio.Future[None] = loop.create_future()
-    take = threading.Lock()
+    left_over: list[int] = []  # indices the wire gave back, for the async path
 
-    def work(engine: BlockingWire) -> None:
+    async def work() -> None:
         try:
-            while not state["stop"]:
-                with take:
-                    index = next(indices, None)
+            while not engine.stopped:
+                index = next(indices, None)
                 if index is None:
                     return
                 try:
-                    rows.append(blocking_one(engine, index))
+                    rows.append(await looped_one(engine, index))
                 except Fallback:
                     left_over.append(index)
-                    state["stop"] = True
-        except BaseException as exc:  # a bug, not a fault: raised again by the task
-            failures.append(exc)
-            state["stop"] = True
-        finally:
-            with take:
-                state["running"] -= 1
-                last = state["running"] == 0
-            if last:
-                loop.call_soon_threadsafe(all_done.set_result, None)
+                    engine.stop()
+        except BaseException:  # a bug, not a fault (or the loop closing): the others stop too
+            engine.stop()
+            raise
 
-    if warmup:
-        try:
-            report.warmup = await asyncio.to_thread(blocking_one, engines[0], -1)
-        except Fallback:  # e.g. a redirect: the whole run goes the async path
-            report.engine_sent += engines[0].sent
-            engines[0].close()
-            report.warmup = await one(-1)
-            await _run(report, one, n, False, on_result)
-            return
     seen = 0
 
     def report_new() -> None:
@@ -277,33 +263,65 @@ async def _run_threads(report: BenchReport, one: Callable[[int], Any],
             if on_result is not None:
                 on_result(rows[seen - 1])
 
-    started, cpu_started = time.perf_counter(), time.process_time()
-    threads = [threading.Thread(target=work, args=(engine,), name=f"bench-{i}", daemon=True)
-               for i, engine in enumerate(engines)]
+    async def warm_up() -> None:
+        try:
+            report.warmup = await looped_one(engine, -1)
+        except Fallback:  # e.g. a redirect: the whole run goes the async path
+            left_over.append(-1)
+
+    started = cpu_started = None
     try:
-        for thread in threads:
-            thread.start()
-        while not all_done.done():
-            await asyncio.wait([all_done], timeout=PROGRESS_EVERY)
-            report_new()
-        for thread in threads:
-            thread.join()
-        if failures:
-            raise failures[0]
+        if warmup:
+            loop.spawn(warm_up())
+            await _drive(loop, None)
+            if left_over:
+                report.warmup = await one(-1)
+                await _run(report, one, n, False, on_result)
+                return
+        for _ in range(min(n, 2 * report.concurrency)):
+            loop.spawn(work())
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await _drive(loop, report_new)
         if left_over:
             await _run_async(report.concurrency, one, itertools.chain(left_over, indices), rows, on_result)
             report_new()
-    except BaseException:
-        state["stop"] = True
-        for engine in engines:  # wakes a thread blocked in a read
-            engine.close()
-        for thread in threads:
-            thread.join()
-        raise
     finally:
-        report.wall_s = time.perf_counter() - started
-        report.cpu_s = time.process_time() - cpu_started
-        report.rows = rows
-        for engine in engines:
-            engine.close()
-            report.engine_sent += engine.sent
+        if started is not None and cpu_started is not None:
+            report.wall_s = time.perf_counter() - started
+            report.cpu_s = time.process_time() - cpu_started
+            report.rows = rows
+        engine.close()
+        loop.close()
+        report.engine_sent += engine.sent
+
+
+async def _drive(loop: SocketLoop, every: Callable[[], None] | None) -> None:
+    """Run `loop` on a thread of its own until its tasks have ended, calling
+    `every` every PROGRESS_EVERY seconds meanwhile and once at the end.
+    Cancelled (Ctrl-C), or a task failed: every task is closed at its await
+    and the thread has ended before this raises."""
+    aio = asyncio.get_running_loop()
+    done: asyncio.Future[None] = aio.create_future()
+
+    def drive() -> None:
+        try:
+            loop.run()
+        except BaseException as exc:  # the loop's own bug: raised again below
+            loop.failures.append(exc)
+        finally:
+            aio.call_soon_threadsafe(done.set_result, None)
+
+    thread = threading.Thread(target=drive, name="bench-loop", daemon=True)
+    thread.start()
+    try:
+        while not done.done():
+            await asyncio.wait([done], timeout=PROGRESS_EVERY)
+            if every is not None:
+                every()
+    except BaseException:
+        loop.stop()
+        thread.join()
+        raise
+    thread.join()
+    if loop.failures:
+        raise loop.failures[0]
