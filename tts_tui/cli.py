@@ -107,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         from tts_tui.server.app import serve
 
         return serve(args.host, args.port)
+    if args.command == "ssh":  # ssh_arguments did not see it first: an option of ours came before it
+        raise UsageError("tts-tui ssh: only --config may come before ssh; the remote tts-tui's options go "
+                         "after -- (try: tts-tui ssh HOST -- --init)")
     config = load_config(args.config, init=args.init)
     if args.command is None:
         return run_tui(config)

@@ -52,9 +52,9 @@ def build_parser(command: str | None = None, *, whole: bool = False) -> Parser:
     for name, (help_text, add_arguments) in SUBCOMMANDS.items():
         if command is not None and not whole and name != command:
             continue
-        if add_arguments is not None and (whole or name == command):
-            add_arguments(sub.add_parser(name, help=help_text))
-        else:  # listed only (ssh parses its own); no -h: `COMMAND --help` is for the whole grammar
+        if whole or name == command:
+            add_arguments(sub.add_parser(name, help=help_text, add_help=name != "ssh"))
+        else:  # listed only; no -h: `COMMAND --help` is for the whole grammar
             sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
@@ -110,6 +110,13 @@ def _listen(listen: argparse.ArgumentParser) -> None:
     listen.add_argument("--device", default="default", help="output device, by index or part of its name")
     listen.add_argument("--save", metavar="DIR", help="also write each clip received to DIR as WAV")
     listen.add_argument("--token", metavar="T", help='require this token (senders use output "listen:PORT:T")')
+
+
+def _ssh(ssh: argparse.ArgumentParser) -> None:
+    # tts_tui.ssh parses ssh's arguments (ssh's own options pass through): cli.main hands
+    # them over before this parser runs, unless an option of ours came first, which
+    # cli.run refuses in one line
+    ssh.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def _compare(compare: argparse.ArgumentParser) -> None:
@@ -177,7 +184,7 @@ def add_har_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # name: (its line in --help, what adds its arguments), in --help's order
-SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | None]] = {
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "say": ("speak a text with a service", _say),
     "voices": ("list a service's voices", _voices),
     "check": ("check services answer with audio (exit 1 on failure)", _check),
@@ -185,9 +192,8 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None] | No
     "bench": ("send one text N times and print latency percentiles", _bench),
     "presets": ("list known servers, or print one's [[services]] block", _presets),
     "listen": ("play audio a remote tts-tui sends (run it on your laptop)", _listen),
-    # parsed by tts_tui.ssh (ssh's own options pass through)
     "ssh": ("the TUI on HOST, the sound here: tts-tui ssh [--device D] [--save DIR] "
-            "[SSH ARGS...] HOST [-- REMOTE ARGS...]", None),
+            "[SSH ARGS...] HOST [-- REMOTE ARGS...]", _ssh),
     "compare": ("speak one text on several services and voices, side by side", _compare),
     "batch": ("one audio file per line of a script (or CSV/TSV row), resumable", _batch),
 }

@@ -293,6 +293,8 @@ def test_config_error_gives_file_line_and_column(cli, write_config):
     (["speak", "hi"], r"error: tts-tui: argument COMMAND: invalid choice: 'speak' \(choose from .*'?batch'?\) "
                       r"\(try: tts-tui --help\)"),
     (["ssh", "-p"], "error: ssh option -p needs a value"),
+    (["--init", "ssh", "box"], "error: tts-tui ssh: only --config may come before ssh; the remote tts-tui's "
+                               "options go after -- (try: tts-tui ssh HOST -- --init)"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(cli, isolated_home, args, line):
     out = cli(*args)
