@@ -127,6 +127,19 @@ async def test_f5_speaks_and_the_log_shows_the_exchange(config_path, fault):
         assert "silent: output is set to" in playback_text(app)
 
 
+async def test_a_silence_is_told_once_not_at_every_f5(config_path, fault):
+    app = make_app(config_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        for _ in range(3):
+            await pilot.press("f5")
+            await settle(pilot, app)
+        assert len(log_rows(app)) == 3
+        told = [n.message for n in app._notifications if n.message.startswith("silent:")]
+        assert told == ["silent: output is set to none"]
+        assert "silent: output is set to" in playback_text(app)  # the bar still says it
+
+
 async def test_the_builtin_service_speaks_out_of_the_box(tmp_path):
     from tts_tui.core.config import ensure_exists
 

@@ -89,6 +89,7 @@ class TtsApp(App[int]):
         self._peaks_cache: tuple[Audio | None, int, int, list[float]] = (None, 0, 0, [])
         self._last_error: TtsError | None = None  # what the status line says is wrong (ctrl+g goes there)
         self._saved_copy_note: str | None = None  # printed after exit when the edits went to another file
+        self._silence_told: str | None = None  # why F5 was last silent, as a toast said it (the bar keeps saying it)
         # Themes before the first frame: a theme switch after mount restyles every widget.
         from tts_tui.ui.themes import apply_theme, register_themes
 
@@ -421,8 +422,10 @@ class TtsApp(App[int]):
             self.notify(result.error, title="Request failed", severity="error", timeout=8)
         else:
             player = self.workbench.player
-            if player.state == "silent" and player.silent_reason:
-                self.notify(f"silent: {player.silent_reason}", severity="warning")
+            silent = player.silent_reason if player.state == "silent" else None
+            if silent and silent != self._silence_told:  # once per reason: the bar says it each time
+                self.notify(f"silent: {silent}", severity="warning")
+            self._silence_told = silent
 
     def load_back(self, exchange) -> bool:  # noqa: ANN001 - an Exchange
         """A past exchange's service and text back in the editor; False when
