@@ -4,7 +4,9 @@ Starts the embedded server in its own process (`tts-tui serve --port 0`) and
 sends it the exact request an OpenAI-type service makes for the text (WAV),
 with `hey -n N -c C` and with `tts-tui bench -n N -c C --no-warmup` (hey has
 no warm-up either), alternating round after round so drift in the machine's
-load hits both alike. For each concurrency it prints medians over the rounds:
+load hits both alike, each round starting with the next client (whichever
+runs right after another's measured a few percent slower, so a fixed order
+favours one). For each concurrency it prints medians over the rounds:
 
 - requests/s: N over the time from the first request to the last answer
   (hey: from its CSV offsets; tts-tui: its own `wall_s`);
@@ -39,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,15 +129,21 @@ def main() -> None:
                 '[audio]\noutput = "none"\n\n[[services]]\nname = "bench"\ntype = "openai"\n'
                 f'url = "{openai_url}"\nvoice = "en-us"\nformat = "wav"\n'
             )
+            clients: dict[str, Callable[[int], dict[str, float]]] = {
+                "hey": lambda c: hey_round(hey, request.url, request.body, request.headers, args.n, c, env),
+                "tts-tui": lambda c: ours_round(config, args.text, args.n, c, env),
+            }
+            if args.before:
+                clients["before"] = lambda c: ours_round(config, args.text, args.n, c, env, args.before.resolve())
+            names = list(clients)
             started = time.perf_counter()
-            for _ in range(args.rounds):
+            for round_no in range(args.rounds):
+                # each round starts with the next client: the run right after another
+                # client's (its connections just closed) measured slower here, whoever ran it
+                order = names[round_no % len(names):] + names[:round_no % len(names)]
                 for c in args.c or [1, 8]:
-                    results.setdefault(("hey", c), []).append(
-                        hey_round(hey, request.url, request.body, request.headers, args.n, c, env))
-                    results.setdefault(("tts-tui", c), []).append(ours_round(config, args.text, args.n, c, env))
-                    if args.before:
-                        results.setdefault(("before", c), []).append(
-                            ours_round(config, args.text, args.n, c, env, args.before.resolve()))
+                    for name in order:
+                        results.setdefault((name, c), []).append(clients[name](c))
     finally:
         server.terminate()
         server.wait(timeout=10)
