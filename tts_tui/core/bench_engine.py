@@ -1,6 +1,8 @@
-"""The bench's counted requests on blocking sockets, one thread per connection.
+"""LeanClient's `send` on a blocking socket, and what the bench's wires share.
 
-`BlockingWire` is LeanClient's `send` for one thread: the same request bytes
+`BlockingWire` (`say`'s path, through blocking_client; the bench's counted
+requests use `bench_wire.LoopWire`, which shares `Fallback`, the connect and
+the read size) is LeanClient's `send` for one thread: the same request bytes
 (`LeanClient.plan`), the same response parser (`_Answer`, completed through a
 `Completion` instead of a Future), the same clock (t0 = the request's first
 byte written, less the connect's length) and the same one-line errors. It
