@@ -18,7 +18,7 @@ import pytest
 
 from tests.servers import FaultServer
 from tts_tui.core.bench import BenchReport, run_bench
-from tts_tui.core.bench_engine import BlockingWire, Fallback, run_to_end
+from tts_tui.core.blocking_wire import BlockingWire, Fallback, run_to_end
 from tts_tui.core.bench_wire import LoopWire, run_on
 from tts_tui.core.lean_client import LeanClient
 from tts_tui.core.client import HttpClient

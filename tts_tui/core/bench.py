@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.bench_engine import Fallback, keep_freed_memory
+from tts_tui.core.blocking_wire import Fallback, keep_freed_memory
 from tts_tui.core.bench_wire import LoopWire
 from tts_tui.core.socket_loop import SocketLoop
 from tts_tui.core.exchange import Exchange

@@ -28,8 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tts_tui.core.bench_engine import READ_SIZE, Fallback, _shut
-from tts_tui.core.bench_engine import _connect as connect_blocking
+from tts_tui.core.blocking_wire import READ_SIZE, Fallback, _shut
+from tts_tui.core.blocking_wire import _connect as connect_blocking
 from tts_tui.core.client import CONNECT_TIMEOUT_MAX, MAX_BYTES, _connect_timeout, _host_port, _one_line
 from tts_tui.core.exchange import Exchange
 from tts_tui.core.lean_client import Completion, LeanClient, _Answer, _CallerFailed, _is_ip, has_data

@@ -3,9 +3,9 @@
 A one-shot command pays for every module it imports: asyncio (with ssl,
 concurrent.futures and subprocess) adds ~35 ms to what `say` loads anyway, a
 third of its whole run. So a request to a plain http:// server goes out on a
-blocking socket (`bench_engine.BlockingWire`: LeanClient's request bytes,
+blocking socket (`blocking_wire.BlockingWire`: LeanClient's request bytes,
 parser, clock and one-line errors), and `speak`, whose only awaits are its
-client's `send`, is driven to its end by `bench_engine.run_to_end`. What
+client's `send`, is driven to its end by `blocking_wire.run_to_end`. What
 LeanClient would hand to httpx (https, a proxy, a redirect, a cookie, a
 connection that cannot be opened, which httpx then opens again and names the
 reason) is sent by an HttpClient in an event loop made for that one request:
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tts_tui.core.bench_engine import BlockingWire, Fallback, run_to_end
+from tts_tui.core.blocking_wire import BlockingWire, Fallback, run_to_end
 from tts_tui.core.lean_client import LeanClient
 
 if TYPE_CHECKING:
