@@ -88,6 +88,18 @@ def tts_tui_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tts_tui"]
 
 
+def console_script(checkout: Path) -> list[str]:
+    """What pip's `tts-tui` script runs, for the checkout in `checkout` (its
+    pyproject names the function): the same launcher as the installed one's."""
+    import tomllib
+
+    target = tomllib.loads((checkout / "pyproject.toml").read_text())["project"]["scripts"]["tts-tui"]
+    module, function = target.split(":")
+    code = (f"import re, sys; from {module} import {function}; "
+            f"sys.argv[0] = 'tts-tui'; sys.exit({function}())")
+    return [sys.executable, "-c", code]
+
+
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """`tts-tui serve --port 0` in its own process; (process, OpenAI base URL)."""
     proc = subprocess.Popen([*tts_tui_argv(), "serve", "--port", "0"], stdout=subprocess.PIPE,
@@ -153,8 +165,9 @@ def main() -> None:
             envs = {name: env for name in commands}
             if args.before:
                 old = {**env, "PYTHONPATH": str(args.before.resolve())}
+                launch = console_script(args.before)
                 for name in ("tts-tui --version", "tts-tui say --no-play -o"):
-                    commands[f"before: {name[8:]}"] = commands[name]
+                    commands[f"before: {name[8:]}"] = [*launch, *commands[name][len(tts_tui_argv()):]]
                     envs[f"before: {name[8:]}"] = old
             for name, argv in commands.items():  # warm the disk cache and the bytecode
                 run_once(argv, envs[name], tmp)

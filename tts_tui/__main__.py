@@ -1,3 +1,3 @@
-from tts_tui.cli import main
+from tts_tui.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

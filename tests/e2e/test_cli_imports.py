@@ -10,6 +10,7 @@ Speed itself is measured by benchmarks/cli_speed.py, not here.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import struct
@@ -23,15 +24,16 @@ from tests.servers import FaultServer
 HEAVY = ("numpy", "httpx", "jinja2", "textual", "tomlkit", "av", "soundfile", "sounddevice", "asyncio", "ssl",
          "argparse", "tts_tui.core.speech")
 WRAPPER = f"""
-import json, os, sys
-from tts_tui.cli import main
+import gc, json, os, sys
+from tts_tui.cli import entry  # what the tts-tui script and python -m tts_tui run
 try:
-    code = main(sys.argv[1:])
+    code = entry()
 except SystemExit as exc:
     code = exc.code
 sys.stdout.flush()
 print(json.dumps({{"code": code, "loaded": [m for m in {HEAVY!r} if m in sys.modules],
-                  "blas": os.environ.get("OPENBLAS_NUM_THREADS")}}), file=sys.stderr)
+                  "blas": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}}), file=sys.stderr)
 """
 
 
@@ -68,6 +70,8 @@ def test_say_to_a_wav_file_needs_no_numpy_templates_httpx_nor_an_event_loop(tmp_
     assert report["code"] == 0, out.stderr
     assert not {"numpy", "jinja2", "httpx", "asyncio", "ssl"} & set(report["loaded"])
     assert "tts_tui.core.speech" in report["loaded"]  # the wrapper sees what the command did load
+    # one request to a file: the cycle collector never ran, and exit walks nothing
+    assert report["collecting"] is False and report["frozen"] > 10_000
     metrics = json.loads(out.stdout)
     saved = (tmp_path / "hi.wav").read_bytes()
     with wave.open(str(tmp_path / "hi.wav")) as wav:  # a WAV every player reads: its sizes are exact
@@ -95,6 +99,22 @@ def test_raw_pcm_saved_as_wav_needs_no_numpy(tmp_path, write_config):
     with wave.open(str(tmp_path / "a.wav")) as wav:  # the server's samples, behind a WAV header
         assert (wav.getframerate(), wav.getnframes(), wav.getsampwidth()) == (24000, 4800, 2)
         assert len(wav.readframes(4800)) == 9600 and sent.path == "/pcm"
+
+
+def test_a_command_that_runs_on_collects_past_what_start_up_made(tmp_path, write_config, embedded_server):
+    config = openai_config(write_config, embedded_server.openai_url)
+    out, report = run_cli(tmp_path, "--config", config, "bench", "-n", "2", "--json")
+    assert report["code"] == 0, out.stderr
+    assert report["collecting"] is True and report["frozen"] > 10_000
+
+
+def test_main_called_in_this_process_leaves_the_collector_alone(tmp_path, write_config, embedded_server):
+    from tts_tui.cli import main
+
+    config = openai_config(write_config, embedded_server.openai_url)
+    frozen = gc.get_freeze_count()
+    assert main(["--config", config, "say", "Hi.", "--no-play", "-o", str(tmp_path / "a.wav")]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # only `entry` holds it
 
 
 def test_numpy_is_kept_to_one_blas_thread_unless_the_user_says(tmp_path, write_config):
