@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "masking": (["tts_tui/core/masking.py"],
                 ["tests/unit/test_masking.py", "tests/unit/test_har.py", "tests/unit/test_export.py"]),
-    "templates": (["tts_tui/core/templates.py"],
+    "templates": (["tts_tui/core/templates.py", "tts_tui/core/template_engine.py"],
                   ["tests/unit/test_templates.py", "tests/unit/test_request_checks.py"]),
     "scriban": (["tts_tui/core/scriban.py"], ["tests/unit/test_templates.py"]),
     "config_writer": (["tts_tui/core/config_writer.py"],

@@ -101,6 +101,22 @@ def test_raw_pcm_saved_as_wav_needs_no_numpy(tmp_path, write_config):
         assert len(wav.readframes(4800)) == 9600 and sent.path == "/pcm"
 
 
+def test_an_http_body_whose_tags_name_variables_needs_no_template_engine(tmp_path, write_config):
+    with FaultServer() as srv:
+        config = str(write_config(
+            '[audio]\noutput = "none"\n\n[[services]]\nname = "h"\ntype = "http"\n'
+            f'url = "{srv.url("/wav")}"\n'
+            'body = \'{"input": "{{ text }}", "voice": "{{ voice }}", "speed": {{ speed }}}\'\n'
+            'voice = "en-us"\nspeed = 1.25\n'
+        ))
+        out, report = run_cli(tmp_path, "--config", config, "say", 'Say "hi"', "--no-play", "-o", "h.wav")
+        sent = srv.requests[-1]
+    assert report["code"] == 0, out.stderr
+    assert not {"jinja2", "numpy", "httpx", "asyncio"} & set(report["loaded"])
+    assert json.loads(sent.body) == {"input": 'Say "hi"', "voice": "en-us", "speed": 1.25}
+    assert dict((k.lower(), v) for k, v in sent.headers)["content-type"] == "application/json"
+
+
 def test_a_command_that_runs_on_collects_past_what_start_up_made(tmp_path, write_config, embedded_server):
     config = openai_config(write_config, embedded_server.openai_url)
     out, report = run_cli(tmp_path, "--config", config, "bench", "-n", "2", "--json")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tts_tui.core import templates
+from tts_tui.core import template_engine, templates
 from tts_tui.core.errors import TemplateError
 from tts_tui.core.templates import (
     append_query,
@@ -53,6 +53,43 @@ def error_of(call, *args) -> TemplateError:
 
 
 # --- properties -------------------------------------------------------------
+
+
+# Pieces of templates whose tags only name variables, the shape `templates`
+# writes out itself, with literal text full of what a template reader trips on.
+PLAIN_TAGS = st.sampled_from(["{{ text }}", "{{text}}", "{{  voice }}", "{{ speed }}", "{{ nested }}",
+                              "{{ flag }}", "{{ nothing }}", "{{ number }}", "{{ speaker_wav }}"])
+LITERAL = st.lists(st.sampled_from(list('{}[]":,\\ \r\n\tab%#/?=&-_') + ["}}", "%}", "#}", "{#", "\u00e9", "\U0001F600"]),
+                   max_size=12).map("".join).filter(lambda t: "{{" not in t and "{%" not in t)
+QUICK_VALUES = variables(nested={"a": [1, "x\"y"]}, flag=True, nothing=None, number=-2.5,
+                         speaker_wav='C:\\voices\\me "quoted".wav\n')
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(LITERAL, PLAIN_TAGS), min_size=1, max_size=8).map("".join),
+       st.sampled_from(["body", "url", "header", "text"]))
+def test_a_template_of_plain_tags_renders_as_the_engine_renders_it(template, kind):
+    try:
+        by_engine: object = template_engine.render(template, kind, QUICK_VALUES)
+    except TemplateError as exc:
+        by_engine = ("error", str(exc))
+    try:
+        ours: object = templates._render(template, kind, QUICK_VALUES)
+    except TemplateError as exc:
+        ours = ("error", str(exc))
+    assert ours == by_engine
+
+
+def test_plain_tags_are_written_without_the_engine():
+    for template, kind in [('{"text": "{{ text }}", "voice": "{{voice}}", "speed": {{ speed }}}', "body"),
+                           ("http://host/{{ voice }}/speak?q=1", "url"), ("Bearer {{ text }}", "header"),
+                           ("no tags at all", "body")]:
+        assert templates._plain(template, kind) is not None
+    for template in ["{{ text | upper }}", "{{ if text }}x{{ end }}", "{{ env.HOME }}", "{{- text }}",
+                     "{{ string.escape text }}", "a\r\n{{ text }}", "{# not a comment #}{{ text }}", "{{ true }}"]:
+        assert templates._plain(template, "body") is None, template
+
+
 
 
 @settings(max_examples=300, deadline=None)
@@ -422,10 +459,12 @@ def fresh_environment(monkeypatch):
     empty compile cache, so what one test compiled never answers for another
     (and a mutation run, which imports this module before switching a mutant
     on, tests the mutant's own environment and compiler)."""
-    monkeypatch.setattr(templates, "_ENV", templates._make_environment())
-    templates._compile.cache_clear()
+    monkeypatch.setattr(template_engine, "_ENV", template_engine._make_environment())
+    template_engine.compile_template.cache_clear()
+    templates._plain.cache_clear()
     yield
-    templates._compile.cache_clear()
+    template_engine.compile_template.cache_clear()
+    templates._plain.cache_clear()
 
 
 # -- the whole message a user reads: what, where, and how to fix it ---------------------
