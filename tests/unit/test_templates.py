@@ -80,6 +80,27 @@ def test_a_template_of_plain_tags_renders_as_the_engine_renders_it(template, kin
     assert ours == by_engine
 
 
+def test_the_engine_is_asked_only_for_what_plain_tags_cannot_say(monkeypatch):
+    asked = []
+    engine_render = template_engine.render
+
+    def spy(template, kind, values):
+        asked.append(template)
+        return engine_render(template, kind, values)
+
+    monkeypatch.setattr(template_engine, "render", spy)
+    assert render_body('{"text": "{{ text }}", "speed": {{ speed }}}', variables()) == '{"text": "Hello", "speed": 1.0}'
+    assert render_url("http://h/{{ voice }}", variables()) == "http://h/af_heart"
+    assert template_variables('{"t": "{{ text }}", "w": "{{ speaker_wav }}"}') == {"text", "speaker_wav"}
+    assert asked == []
+    assert render_text("{{ text | upper }}", variables()) == "HELLO"
+    with pytest.raises(TemplateError, match="unknown variable 'speaker_wav'"):
+        render_body('{"w": "{{ speaker_wav }}"}', variables())  # a name the request lacks: the engine says so
+    with pytest.raises(TemplateError, match="line break"):
+        render_header("x {{ text }}", variables(text="a\nb"))  # and which tag broke a header
+    assert asked == ["{{ text | upper }}", '{"w": "{{ speaker_wav }}"}', "x {{ text }}"]
+
+
 def test_plain_tags_are_written_without_the_engine():
     for template, kind in [('{"text": "{{ text }}", "voice": "{{voice}}", "speed": {{ speed }}}', "body"),
                            ("http://host/{{ voice }}/speak?q=1", "url"), ("Bearer {{ text }}", "header"),

@@ -39,17 +39,9 @@ class _Escaped(str):
     """Output of `string.escape`: already JSON-escaped, never escaped again."""
 
 
-def _fail_if_undefined(value: Any) -> None:
-    """Raise the engine's error for a variable it could not find (a Jinja
-    Undefined: its type has this method; no value a request holds does)."""
-    fail = getattr(type(value), "_fail_with_undefined_error", None)
-    if fail is not None:
-        fail(value)
-
-
 def _text(value: Any) -> str:
-    """How a value reads as text: like Scriban (true/false, null as empty)."""
-    _fail_if_undefined(value)
+    """How a value reads as text: like Scriban (true/false, null as empty).
+    (A variable the engine could not find fails in `str`: its Undefined is strict.)"""
     if isinstance(value, str):
         return str(value)
     if value is None:
@@ -72,7 +64,6 @@ def _json_string(value: Any) -> str:
 
 
 def _json_value(value: Any) -> str:
-    _fail_if_undefined(value)
     if isinstance(value, _Escaped):
         return str(value)
     return _SURROGATE.sub(
