@@ -16,6 +16,8 @@ load hits all of them alike:
                                          pathlib, socket), imported and nothing done
 - `tts-tui --version`
 - `tts-tui say TEXT --no-play -o a.wav`  an OpenAI-type service, WAV
+- the same with an http-type service whose body template sends the same JSON
+  (`"input": "{{ text }}"`)
 - `curl -o b.wav` with the same JSON body to the same URL
 
 The floors show what part of the distance to curl no Python program can close
@@ -145,6 +147,10 @@ def main() -> None:
             config.write_text(
                 '[audio]\noutput = "none"\n\n[[services]]\nname = "bench"\ntype = "openai"\n'
                 f'url = "{openai_url}"\nmodel = "tts-1"\nvoice = "en-us"\nformat = "wav"\n'
+                '\n[[services]]\nname = "http-body"\ntype = "http"\n'
+                f'url = "{openai_url}/audio/speech"\nvoice = "en-us"\n'
+                'body = \'{"model": "tts-1", "input": "{{ text }}", "voice": "{{ voice }}", '
+                '"response_format": "wav", "speed": {{ speed }}}\'\n'
             )
             body = json.dumps({"model": "tts-1", "input": args.text, "voice": "en-us",
                                "response_format": "wav", "speed": 1.0})
@@ -158,6 +164,8 @@ def main() -> None:
                 "tts-tui --version": [*tts_tui_argv(), "--version"],
                 "tts-tui say --no-play -o": [*tts_tui_argv(), "--config", str(config), "say", args.text,
                                              "--no-play", "-o", "say.wav"],
+                "tts-tui say, http body": [*tts_tui_argv(), "--config", str(config), "say", "-s", "http-body",
+                                           args.text, "--no-play", "-o", "http.wav"],
                 "curl -o": [curl, "-sS", "--fail", "-o", "curl.wav", "-X", "POST", "-H",
                             "Content-Type: application/json", "--data-binary", body,
                             f"{openai_url}/audio/speech"],
@@ -166,7 +174,7 @@ def main() -> None:
             if args.before:
                 old = {**env, "PYTHONPATH": str(args.before.resolve())}
                 launch = console_script(args.before)
-                for name in ("tts-tui --version", "tts-tui say --no-play -o"):
+                for name in ("tts-tui --version", "tts-tui say --no-play -o", "tts-tui say, http body"):
                     commands[f"before: {name[8:]}"] = [*launch, *commands[name][len(tts_tui_argv()):]]
                     envs[f"before: {name[8:]}"] = old
             for name, argv in commands.items():  # warm the disk cache and the bytecode
@@ -197,6 +205,7 @@ def main() -> None:
         "--version wall / python -c pass": med["tts-tui --version"][0] / med["python -c pass"][0],
         "raw python wall / curl wall": med["raw-socket python -o"][0] / med["curl -o"][0],
         "say wall / raw python wall": med["tts-tui say --no-play -o"][0] / med["raw-socket python -o"][0],
+        "http-body say / openai say": med["tts-tui say, http body"][0] / med["tts-tui say --no-play -o"][0],
         "say wall / its stdlib wall": med["tts-tui say --no-play -o"][0] / med["python: say's stdlib"][0],
         "its stdlib / python -c pass": med["python: say's stdlib"][0] / med["python -c pass"][0],
         "say cpu / raw python cpu": med["tts-tui say --no-play -o"][1] / med["raw-socket python -o"][1],

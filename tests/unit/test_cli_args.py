@@ -4,13 +4,14 @@ one-line error, the same help."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 
 import pytest
 
 from tts_tui.cli import UsageError
-from tts_tui.cli_args import SUBCOMMANDS, build_parser, parse
+from tts_tui.cli_args import SUBCOMMANDS, Parser, build_parser, parse, terminal_columns
 
 ARGVS = [
     ["say", "hi", "--no-play", "-o", "a.wav", "--json"],
@@ -51,6 +52,20 @@ def outcome(read, argv: list[str]) -> tuple[str, object]:
 def test_a_subcommand_alone_reads_arguments_as_the_whole_grammar(argv: list[str]) -> None:
     whole = outcome(lambda a: build_parser(whole=True).parse_args(a), argv)
     assert outcome(parse, argv) == whole
+
+
+@pytest.mark.parametrize("columns", [None, "100", "40", "0", "-3", "wide", ""])
+def test_help_is_as_wide_as_shutil_says_the_terminal_is(monkeypatch, columns) -> None:
+    import shutil
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
+    ours = build_parser(whole=True).format_help()
+    monkeypatch.setattr(Parser, "_get_formatter", argparse.ArgumentParser._get_formatter)  # shutil's width
+    assert ours == build_parser(whole=True).format_help()
 
 
 def test_help_lists_every_subcommand_in_order() -> None:

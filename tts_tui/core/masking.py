@@ -10,7 +10,6 @@ every one of them.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -84,6 +83,8 @@ def spellings(secret: str) -> set[str]:
     """Every way `secret` may be written where it shows."""
     forms = {secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1],
              quote(secret, safe=""), quote_plus(secret), quote(secret)}
+    import base64  # here: a request with no secret (most of `say`'s) needs none
+
     try:
         forms.add(base64.b64encode(secret.encode()).decode())
     except UnicodeEncodeError:

@@ -24,13 +24,14 @@ numpy too is imported only once samples are made: an answer read with
 from __future__ import annotations
 
 import io
-import threading
 from typing import TYPE_CHECKING, Any
 
 from tts_tui.core.answer.layout import SampleLayout, check_rate_channels, parse_wav
 from tts_tui.core.errors import AudioError
 
 if TYPE_CHECKING:
+    import threading
+
     import numpy as np
 
     from tts_tui.core.audio import Audio
@@ -57,6 +58,8 @@ def preload(fmt: str | None) -> None:
             import numpy  # noqa: F401
         except Exception:  # noqa: BLE001 - a broken install: the decoder says so, in one line, when it needs them
             pass
+
+    import threading  # here: a WAV or PCM answer starts no thread
 
     _PRELOADING = threading.Thread(target=load, name="tts-tui-preload", daemon=True)
     _PRELOADING.start()
@@ -381,6 +384,8 @@ class _AvDecoder(_Decoder):
     """
 
     def __init__(self, fmt: str) -> None:
+        import threading
+
         self._fmt = fmt
         self._pipe = _Pipe()
         self._lock = threading.Lock()
@@ -596,6 +601,8 @@ class _Pipe:
         self._closed = False
         self._reading = False  # the reader is blocked, waiting for bytes
         self._gone = False  # the reader stopped for good
+        import threading
+
         self._cond = threading.Condition()
 
     def write(self, chunk: bytes) -> None:
