@@ -134,8 +134,8 @@ def _render(template: str, kind: str, variables: Mapping[str, Any]) -> str:
     if plain is not None and all(writer is None or name in variables for name, writer in plain):
         try:
             return "".join(text if writer is None else _WRITERS[writer](variables[text]) for text, writer in plain)
-        except _LineBreak:
-            pass  # the engine says which tag
+        except Exception:  # noqa: BLE001 - a header's line break, a value a writer refuses: the engine says which tag
+            pass
     from tts_tui.core import template_engine
 
     return template_engine.render(template, kind, variables)
