@@ -59,7 +59,8 @@ def entry() -> int:
     Start-up only makes objects that live as long as the process (modules,
     classes, functions: ~15,000 for `say`), and the collector would walk them
     again and again while the imports run, and once more at exit: about a
-    third of a `say --no-play` (measured: 150 ms against 110). A command that
+    sixth of a `say --no-play` (benchmarks/cli_speed.py: 167 ms against
+    138-146 ms with it held). A command that
     runs on (the TUI, bench, batch, serve...) calls `collect_from_now_on`
     when it starts: what start-up made is frozen out of the collector's way
     and it collects as usual from there. A one-shot command never does."""
