@@ -160,8 +160,9 @@ async def test_bench_rows_match_speech_through_the_full_client(embedded_server) 
     for row in report.rows:
         ex = row.exchange
         assert (ex.status, ex.format, ex.rate, ex.channels, ex.reader) == (200, "wav", reference.exchange.rate, 1, "raw")
-        # espeak-ng's length varies by a few samples from run to run: within 10 ms
-        assert ex.audio_s == pytest.approx(reference.exchange.audio_s, abs=0.01)
+        # espeak-ng's length for the same text varies from run to run, both ways
+        # (1.0406-1.0585 s seen for this one, through httpx and bench alike): within 25 ms
+        assert ex.audio_s == pytest.approx(reference.exchange.audio_s, abs=0.025)
         assert ex.connect_ms <= ex.ttfb_ms <= ex.ttfa_ms <= ex.total_ms
 
 
