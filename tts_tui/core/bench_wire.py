@@ -28,11 +28,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from tts_tui.core.blocking_wire import READ_SIZE, Fallback, _shut
+from tts_tui.core.blocking_wire import READ_SIZE, Fallback, _shut, callers_error, open_answer
 from tts_tui.core.blocking_wire import _connect as connect_blocking
-from tts_tui.core.client import CONNECT_TIMEOUT_MAX, MAX_BYTES, _connect_timeout, _host_port, _one_line
+from tts_tui.core.client import CONNECT_TIMEOUT_MAX, MAX_BYTES, _connect_timeout, _host_port
 from tts_tui.core.exchange import Exchange
-from tts_tui.core.lean_client import Completion, LeanClient, _Answer, _CallerFailed, _is_ip, has_data
+from tts_tui.core.lean_client import Completion, LeanClient, _Answer, _is_ip, has_data
 from tts_tui.core.socket_loop import SocketLoop, Task
 
 _perf = time.perf_counter
@@ -80,20 +80,14 @@ class LoopWire:
         the request to its HttpClient, or when the wire was stopped before
         this request had a connection."""
         ex = exchange
-        plan = self.lean.plan(ex.request)
-        if plan is None:
-            raise Fallback
-        target, wire, sent_headers = plan
-        done = Completion()
-        answer = _Answer(ex, ex.request.method.upper() == "HEAD", on_headers, on_chunk, max_bytes, keep_body, done)
-        ex.t0 = answer.start = _perf()  # until the first byte goes: a failure still has a clock
+        target, wire, sent_headers, answer, done = open_answer(self.lean, ex, on_headers, on_chunk, max_bytes,
+                                                               keep_body)
         await self._take_turn()
         try:
             if self.lean._full_client_only:  # a redirect or a cookie came while this one waited its turn
                 raise Fallback
             await self._exchange(ex, answer, done, target, wire, sent_headers, timeout)
-            if answer.redirect or answer.cookie:
-                self.lean._full_client_only = True  # httpx from then on, as LeanClient
+            self.lean.learn_from(answer)
             if answer.redirect:
                 raise Fallback
         except Fallback:  # before the turn goes on: no request waiting for it goes out
@@ -103,10 +97,8 @@ class LoopWire:
             handed = self._hand_on()
         if ex.error:
             ex.error = ex.request.mask(ex.error)
-        if done.error is not None:  # on_headers/on_chunk raised: as LeanClient, the caller's exception
-            cause = done.error.__cause__ if isinstance(done.error, _CallerFailed) else done.error
-            ex.error = ex.request.mask(f"stopped by the caller: {_one_line(str(cause))}")
-            raise cause  # type: ignore[misc]
+        if done.error is not None:
+            raise callers_error(ex, done)
         if handed:  # the next request goes out before this answer is decoded and filed
             await self.loop.pause()
         return ex

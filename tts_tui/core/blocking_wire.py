@@ -70,14 +70,9 @@ class BlockingWire:
         """As `LeanClient.send`, blocking (it never suspends); raises Fallback
         where LeanClient would hand the request to its HttpClient."""
         ex = exchange
-        plan = self.lean.plan(ex.request)
-        if plan is None:
-            raise Fallback
-        target, wire, sent_headers = plan
+        target, wire, sent_headers, answer, done = open_answer(self.lean, ex, on_headers, on_chunk, max_bytes,
+                                                               keep_body)
         where = _host_port(ex.request.url)
-        done = Completion()
-        answer = _Answer(ex, ex.request.method.upper() == "HEAD", on_headers, on_chunk, max_bytes, keep_body, done)
-        ex.t0 = answer.start = _perf()  # until the first byte goes: a failure still has a clock
         deadline = answer.start + timeout
         sock = self._socks.pop(target, None)
         if sock is not None and has_data(sock):  # the server's close, not yet read: not reusable
@@ -109,13 +104,10 @@ class BlockingWire:
             return ex
         if ex.error:
             ex.error = ex.request.mask(ex.error)
-        if done.error is not None:  # on_headers/on_chunk raised: as LeanClient, the caller's exception
+        if done.error is not None:
             _shut(sock)
-            cause = done.error.__cause__ if isinstance(done.error, _CallerFailed) else done.error
-            ex.error = ex.request.mask(f"stopped by the caller: {_one_line(str(cause))}")
-            raise cause  # type: ignore[misc]
-        if answer.redirect or answer.cookie:
-            self.lean._full_client_only = True  # httpx from then on, as LeanClient
+            raise callers_error(ex, done)
+        self.lean.learn_from(answer)
         if answer.redirect:
             _shut(sock)
             raise Fallback
@@ -144,6 +136,32 @@ class BlockingWire:
                 answer.lost(None)
                 return
             answer.feed(view[:size].tobytes())
+
+
+def open_answer(lean: LeanClient, ex: Exchange, on_headers: Callable[[Exchange], None] | None,
+                on_chunk: Callable[[bytes], None] | None, max_bytes: int, keep_body: bool
+                ) -> tuple[tuple[str, int], bytes, dict[str, str], _Answer, Completion]:
+    """What a wire needs to send `ex` with LeanClient's bytes: (host and port,
+    the request's bytes, the headers they hold, the answer to feed, its
+    completion), its clock started (a failure before the first byte still has
+    one). Fallback when LeanClient would hand it to its HttpClient."""
+    plan = lean.plan(ex.request)
+    if plan is None:
+        raise Fallback
+    target, wire, sent_headers = plan
+    done = Completion()
+    answer = _Answer(ex, ex.request.method.upper() == "HEAD", on_headers, on_chunk, max_bytes, keep_body, done)
+    ex.t0 = answer.start = _perf()
+    return target, wire, sent_headers, answer, done
+
+
+def callers_error(ex: Exchange, done: Completion) -> BaseException:
+    """on_headers or on_chunk raised: the exchange says so (one masked line) and
+    their exception is what goes on to the caller, as with LeanClient."""
+    assert done.error is not None
+    cause = done.error.__cause__ if isinstance(done.error, _CallerFailed) else done.error
+    ex.error = ex.request.mask(f"stopped by the caller: {_one_line(str(cause))}")
+    return cause
 
 
 def keep_freed_memory() -> None:

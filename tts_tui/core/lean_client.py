@@ -220,8 +220,7 @@ class LeanClient:
             ex.error = f"stopped by the caller: {_one_line(str(failed.__cause__))}"
             raise failed.__cause__ from None  # type: ignore[misc]
         assert connection is not None
-        if answer.redirect or answer.cookie:
-            self._full_client_only = True
+        self.learn_from(answer)
         if answer.redirect:
             connection.close()
             raise _Delegate
@@ -231,6 +230,13 @@ class LeanClient:
         else:
             connection.close()
         return ex
+
+    def learn_from(self, answer: _Answer) -> None:
+        """After a redirect or a cookie, every request goes through the
+        HttpClient (it follows redirects and keeps cookies); so for the wires
+        that send LeanClient's bytes."""
+        if answer.redirect or answer.cookie:
+            self._full_client_only = True
 
     def _idle_connection(self, target: tuple[str, int]) -> _Connection | None:
         pool = self._idle.get(target)
