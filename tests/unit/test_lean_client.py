@@ -67,6 +67,15 @@ async def both(svc: Service) -> tuple[dict[str, object], dict[str, object], Lean
     return full, ours, lean
 
 
+async def bench(svc: Service, text: str, **options: object) -> BenchReport:
+    """`run_bench` on a client of its own, closed after."""
+    http = HttpClient()
+    try:
+        return await run_bench(svc, text, client=http, **options)  # type: ignore[arg-type]
+    finally:
+        await http.aclose()
+
+
 ROUTES = [
     "/echo", "/wav?seconds=0.3", "/pcm?seconds=0.2", "/zeros?n=5000", "/first-byte?delay_ms=50",
     "/drip?interval_ms=5&count=20", "/truncated", "/reset", "/close", "/html500", "/json400", "/detail422",
@@ -364,11 +373,7 @@ async def test_a_server_closing_mid_answer_gives_the_bench_the_same_error(srv: F
 
 
 async def test_a_redirect_sends_the_bench_the_async_path(srv: FaultServer) -> None:
-    http = HttpClient()
-    try:
-        report = await run_bench(service(srv.url("/redirect?to=/wav")), "Hi.", n=3, concurrency=2, client=http)
-    finally:
-        await http.aclose()
+    report = await bench(service(srv.url("/redirect?to=/wav")), "Hi.", n=3, concurrency=2)
     assert [(r.exchange.status, r.exchange.error, r.exchange.format) for r in report.rows] == [(200, None, "wav")] * 3
     # the engine met the redirect on the warm-up; from then on httpx sent everything and followed it
     assert report.engine_sent == 1
@@ -378,12 +383,7 @@ async def test_a_redirect_sends_the_bench_the_async_path(srv: FaultServer) -> No
 
 async def test_the_bench_keeps_c_requests_in_flight_and_no_more(srv: FaultServer) -> None:
     # each answer held 150 ms: with 2 connections, requests overlap two by two, never three
-    http = HttpClient()
-    try:
-        report = await run_bench(service(srv.url("/slow?delay_ms=150")), "Hi.", n=6, concurrency=2, client=http,
-                                 warmup=False)
-    finally:
-        await http.aclose()
+    report = await bench(service(srv.url("/slow?delay_ms=150")), "Hi.", n=6, concurrency=2, warmup=False)
     assert report.errors == 0 and report.engine_sent == 6
     spans = [(r.exchange.t0, r.exchange.t0 + r.exchange.total_ms / 1000) for r in report.rows]
     in_flight = [sum(start <= t < end for start, end in spans) for t, _ in spans]
@@ -391,12 +391,8 @@ async def test_the_bench_keeps_c_requests_in_flight_and_no_more(srv: FaultServer
 
 
 async def test_a_deadline_cuts_every_request_in_flight(srv: FaultServer) -> None:
-    http = HttpClient()
-    try:
-        report = await run_bench(service(srv.url("/endless?interval_ms=20"), timeout=0.5), "Hi.", n=4,
-                                 concurrency=2, client=http, warmup=False)
-    finally:
-        await http.aclose()
+    report = await bench(service(srv.url("/endless?interval_ms=20"), timeout=0.5), "Hi.", n=4, concurrency=2,
+                         warmup=False)
     errors = [re.sub(r"\d+ bytes", "N bytes", str(r.exchange.error)) for r in report.rows]
     assert errors == ["the answer did not finish within 0.5 s (cut after N bytes)"] * 4
     assert report.engine_sent == 4
@@ -405,12 +401,7 @@ async def test_a_deadline_cuts_every_request_in_flight(srv: FaultServer) -> None
 async def test_a_redirect_on_the_first_counted_requests_sends_the_rest_the_async_path(srv: FaultServer) -> None:
     # no warm-up: the first two requests go out at once on the loop and meet the
     # redirect; they, and the two made while waiting for a connection, go through httpx
-    http = HttpClient()
-    try:
-        report = await run_bench(service(srv.url("/redirect?to=/wav")), "Hi.", n=4, concurrency=2, client=http,
-                                 warmup=False)
-    finally:
-        await http.aclose()
+    report = await bench(service(srv.url("/redirect?to=/wav")), "Hi.", n=4, concurrency=2, warmup=False)
     assert [r.n for r in report.rows] == [0, 1, 2, 3]
     assert [(r.exchange.status, r.exchange.error, r.exchange.format) for r in report.rows] == [(200, None, "wav")] * 4
     assert report.engine_sent == 2

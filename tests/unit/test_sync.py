@@ -414,14 +414,21 @@ def test_our_own_write_is_not_reported_as_an_external_change(sync, path, clock):
     assert len(events) == seen
 
 
-def test_a_tick_with_an_unchanged_stat_does_not_read_the_file(path, clock):
+def sync_then_edit_keeping_stat(path, clock) -> tuple[ConfigSync, int]:
+    """A sync of the file, then another program's edit of it that keeps its
+    size, inode and mtime (the voice af_bella becomes af_BELLA): only reading
+    the file could notice. Returns the sync and the mtime kept (ns)."""
     old = time.time_ns() - 3600 * 10**9
     os.utime(path, ns=(old, old))
     sync = ConfigSync(path, clock=clock)
-    # Same size, same inode, same mtime: only reading the file could notice.
     with open(path, "r+", encoding="utf-8") as fh:
         fh.write(USER_FILE.replace('"af_bella"', '"af_BELLA"'))
     os.utime(path, ns=(old, old))
+    return sync, old
+
+
+def test_a_tick_with_an_unchanged_stat_does_not_read_the_file(path, clock):
+    sync, old = sync_then_edit_keeping_stat(path, clock)
     for _ in range(3):
         assert sync.tick() == set()
     assert sync.config.service("kokoro").voice == "af_bella"
@@ -929,12 +936,7 @@ def test_an_edit_that_would_make_the_file_unreadable_is_not_saved(sync, path, cl
 
 def test_an_outside_edit_that_kept_size_and_mtime_is_merged_before_a_save(path, clock):
     # A tick trusts an unchanged stat (one stat call); a save reads the file anyway.
-    old = time.time_ns() - 3600 * 10**9
-    os.utime(path, ns=(old, old))
-    sync = ConfigSync(path, clock=clock)
-    with open(path, "r+", encoding="utf-8") as fh:
-        fh.write(USER_FILE.replace('"af_bella"', '"af_BELLA"'))
-    os.utime(path, ns=(old, old))
+    sync, _ = sync_then_edit_keeping_stat(path, clock)
     sync.set(("ui", "text"), "mine")
     sync.flush()
     on_disk = config.load(path)
