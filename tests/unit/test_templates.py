@@ -483,9 +483,11 @@ def fresh_environment(monkeypatch):
     monkeypatch.setattr(template_engine, "_ENV", template_engine._make_environment())
     template_engine.compile_template.cache_clear()
     templates._plain.cache_clear()
+    templates._translate.cache_clear()
     yield
     template_engine.compile_template.cache_clear()
     templates._plain.cache_clear()
+    templates._translate.cache_clear()
 
 
 # -- the whole message a user reads: what, where, and how to fix it ---------------------

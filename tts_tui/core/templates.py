@@ -101,6 +101,10 @@ _ENGINE_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "en
                            "caller"})
 
 
+# a body's translation is asked for up to three times a render (_plain, render_body, looks_like_json)
+_translate = functools.lru_cache(maxsize=512)(scriban.translate)
+
+
 @functools.lru_cache(maxsize=512)
 def _plain(template: str, kind: str) -> tuple[tuple[str, str | None], ...] | None:
     """`template` as (literal text, None) and (variable name, writer) pieces
@@ -108,7 +112,7 @@ def _plain(template: str, kind: str) -> tuple[tuple[str, str | None], ...] | Non
     TemplateError for what `scriban.translate` refuses (an unclosed tag...)."""
     if "\r" in template:  # the engine reads a CR or CRLF in the template as LF
         return None
-    translation = scriban.translate(template, kind)
+    translation = _translate(template, kind)
     source, pieces = translation.source, translation.pieces
     plain: list[tuple[str, str | None]] = []
     for i, (at, _original, tag) in enumerate(pieces):
@@ -147,7 +151,7 @@ def _translation(template: str, kind: str) -> scriban.Translation:
         from tts_tui.core import template_engine
 
         return template_engine.compile_template(template, kind).translation
-    return scriban.translate(template, kind)
+    return _translate(template, kind)
 
 
 def _excerpt(text: str, offset: int, width: int = 24) -> str:
